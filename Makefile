@@ -1,0 +1,35 @@
+# The project's verbs. `make demo` and `make test` work on a fresh machine (they install first).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_PIN := torch==2.13.0
+
+.PHONY: install demo test lint bench format
+
+install: $(VENV)/.installed
+
+# torch is pinned first so the open range in pyproject (torch>=2.2) never pulls a CUDA build here.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_PIN)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: install
+	mkdir -p out
+	$(VENV)/bin/painterly demo -o out/demo.png --overwrite
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+format: install
+	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests bench
+
+bench: install
+	$(PY) bench/speed.py

@@ -1,0 +1,201 @@
+"""The public surface: `stylize`, `stylize_iter` and `score`.
+
+Options flow in as keyword arguments (or one `Options`); nothing here prints or parses argv.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from . import images, samples, vgg
+from .errors import ResourceError
+from .objective import Objective
+from .optimize import Step, iterate
+from .options import Options
+
+NORMALISATION_SIZE = 256  # long side of the sample photos used for the normalised network
+
+
+def make_options(options: Options | None = None, **changes) -> Options:
+    """`options` (or the defaults) with keyword `changes` applied, validated."""
+    base = options or Options()
+    return base.replace(**changes) if changes else base.validate()
+
+
+def pick_device(name: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ResourceError("--device cuda asked for, but no CUDA GPU is available")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def use_bf16(options: Options, device: torch.device) -> bool:
+    """Whether to run the network in bfloat16 (losses stay float32)."""
+    if options.precision == "auto":
+        return device.type == "cuda" and torch.cuda.is_bf16_supported()
+    return options.precision == "bf16"
+
+
+@functools.lru_cache(maxsize=4)
+def _state(weights: str | None, fmt: str, allow_download: bool, network: str, pooling: str) -> vgg.State:
+    state = vgg.load_state(weights, fmt, allow_download)
+    if network == "normalized":
+        state = vgg.normalize_state(state, _means(state, pooling))
+    return state
+
+
+def _means(state: vgg.State, pooling: str) -> dict[str, torch.Tensor]:
+    """Per-filter mean activations over the sample photos, cached on disk."""
+    key = f"means-{vgg.state_fingerprint(state)}-{pooling}-{NORMALISATION_SIZE}.pt"
+    path = vgg.cache_dir() / key
+    try:
+        return torch.load(path, weights_only=True)
+    except (OSError, RuntimeError, EOFError):
+        pass
+    photos = []
+    for photo in samples.photos():
+        t = vgg.preprocess(images.to_tensor(images.resize_long_side(photo, NORMALISATION_SIZE)))
+        photos += [t, t.flip(3)]
+    means = vgg.mean_activations(state, photos, pooling)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(means, path)
+    except OSError:
+        pass  # a read-only cache only costs recomputation
+    return means
+
+
+def build_network(options: Options, layers: Sequence[str], device: torch.device) -> vgg.VGG19:
+    """VGG-19 with the chosen weights/normalisation/pooling, truncated at the deepest of `layers`."""
+    state = _state(options.weights, options.weights_format, options.allow_download, options.network, options.pooling)
+    net = vgg.VGG19(state, options.pooling, last_layer=vgg.deepest(layers))
+    return net.to(device=device, memory_format=torch.channels_last)
+
+
+def build_objective(
+    content: Image.Image, styles: Sequence[Image.Image], options: Options, size: tuple[int, int], device: torch.device
+) -> Objective:
+    """The objective for an output of `size` (W, H): content resized to it, styles to
+    `size`'s long side x style_scale."""
+    layers = list(options.content_layers) + list(options.style_layers)
+    net = build_network(options, layers, device)
+    content_t = images.to_tensor(content.resize(size, Image.LANCZOS)).to(device)
+    style_side = max(16, round(max(size) * options.style_scale))
+    style_ts = [images.to_tensor(images.resize_long_side(s, style_side)).to(device) for s in styles]
+    return Objective(
+        net,
+        content_t,
+        style_ts,
+        options.content_weights_per_layer(),
+        options.style_weights_per_layer(),
+        options.content_weight,
+        options.style_weight,
+        list(options.style_blend_weights) if options.style_blend_weights else None,
+        options.tv_weight,
+        use_bf16(options, device),
+    )
+
+
+def output_size(content: Image.Image, size: int) -> tuple[int, int]:
+    """(W, H) of the output: the content's aspect ratio with long side `size`."""
+    w, h = content.size
+    scale = size / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def initial_image(
+    init: str, content: Image.Image, styles: Sequence[Image.Image], size: tuple[int, int], seed: int
+) -> torch.Tensor:
+    """The starting image [1,3,H,W]: white noise (seeded), the content, the first style, or a file."""
+    w, h = size
+    if init == "noise":
+        generator = torch.Generator().manual_seed(seed)
+        return (0.5 + 0.15 * torch.randn(1, 3, h, w, generator=generator)).clamp(0, 1)
+    if init == "content":
+        source = content
+    elif init == "style":
+        source = styles[0]
+    else:
+        source = images.load(init, "init image")
+    return images.to_tensor(source.resize(size, Image.LANCZOS))
+
+
+def load_inputs(content, style) -> tuple[Image.Image, list[Image.Image]]:
+    """Load the content and one or more style images (paths, PIL images or arrays)."""
+    styles = list(style) if isinstance(style, list | tuple) else [style]
+    return images.load(content, "content image"), [images.load(s, "style image") for s in styles]
+
+
+def stylize_iter(content, style, options: Options | None = None, **changes) -> Iterator[Step]:
+    """Yield a `Step` (iteration, losses, best image so far) after every iteration.
+
+    `content`: path, PIL image or HxWx3 array; `style`: one of those or a list of them.
+    The last step's `image` ([1,3,H,W], RGB 0..1) is the result; see `images.to_image`.
+    """
+    opts = make_options(options, **changes)
+    content_im, style_ims = load_inputs(content, style)
+    device = pick_device(opts.device)
+    size = output_size(content_im, opts.size)
+    torch.manual_seed(opts.seed)
+    objective = build_objective(content_im, style_ims, opts, size, device)
+    x0 = initial_image(opts.init, content_im, style_ims, size, opts.seed).to(device)
+    yield from iterate(objective, x0, opts.iterations, opts.optimizer, opts.lr, opts.lbfgs_history)
+
+
+def stylize(
+    content, style, options: Options | None = None, callback: Callable[[Step], None] | None = None, **changes
+) -> Image.Image:
+    """Render `content` in the style of `style`; returns an RGB PIL image.
+
+    `callback(step)` is called after every iteration. Options are `Options` fields, e.g.
+    `stylize("photo.jpg", "art.jpg", size=256, iterations=300, content_weight=1, style_weight=1e3)`.
+    """
+    last = None
+    for last in stylize_iter(content, style, options, **changes):
+        if callback is not None:
+            callback(last)
+    return images.to_image(last.image)
+
+
+@dataclass
+class Score:
+    """The paper's objective for one finished image (alpha, beta as given)."""
+
+    content: float
+    style: float
+    total: float
+    content_rel: float
+
+
+def score(content, style, outputs: Sequence, options: Options | None = None, **changes) -> list[Score]:
+    """The paper's content loss, style loss and total for each image in `outputs`.
+
+    Images are compared at the options' `size` (content/outputs resized to its aspect ratio,
+    styles to the same long side x style_scale), float32.
+    """
+    opts = make_options(options, **changes).replace(precision="fp32")
+    content_im, style_ims = load_inputs(content, style)
+    device = pick_device(opts.device)
+    size = output_size(content_im, opts.size)
+    objective = build_objective(content_im, style_ims, opts, size, device)
+    results = []
+    with torch.no_grad():
+        for out in outputs:
+            image = images.load(out, "output image").resize(size, Image.LANCZOS)
+            x = images.to_tensor(image).to(device)
+            r = objective(x)
+            feats = objective.features(x, list(opts.content_layers))
+            rel = math.sqrt(
+                sum(float((feats[lay] - objective.content_targets[lay]).pow(2).sum()) for lay in opts.content_layers)
+                / sum(float(objective.content_targets[lay].pow(2).sum()) for lay in opts.content_layers)
+            )
+            results.append(Score(r.content, r.style, float(r.total), rel))
+    return results

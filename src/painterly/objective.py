@@ -1,0 +1,116 @@
+"""The paper's total objective for one content image and one or more style images (eq. 7).
+
+Targets (content features P, style Grams A) are computed once; calling the objective on an
+image gives alpha * L_content + beta * L_style (+ tv) as float32 scalars.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from . import losses
+from .vgg import VGG19, preprocess
+
+
+@dataclass
+class Losses:
+    """Weighted loss terms for one image; `total` carries the gradient."""
+
+    total: torch.Tensor
+    content: float
+    style: float
+    tv: float
+
+
+@dataclass(frozen=True)
+class StyleTarget:
+    """Blended Gram target A of one layer, computed over `positions` M_a positions."""
+
+    gram: torch.Tensor
+    positions: int
+
+
+class Objective:
+    """L_total = alpha * sum_l c_l L_content,l + beta * sum_l w_l E_l + tv_weight * TV.
+
+    `content_layers`/`style_layers` map layer -> per-layer weight (the paper: conv4_2 -> 1;
+    conv1_1..conv5_1 -> 1/5). Images are RGB 0..1 tensors [1,3,H,W] on the network's device.
+    """
+
+    def __init__(
+        self,
+        net: VGG19,
+        content: torch.Tensor,
+        styles: list[torch.Tensor],
+        content_layers: dict[str, float],
+        style_layers: dict[str, float],
+        content_weight: float = 1.0,
+        style_weight: float = 1e3,
+        blend: list[float] | None = None,
+        tv_weight: float = 0.0,
+        bf16: bool = False,
+    ):
+        self.net = net
+        self.content_layers = content_layers
+        self.style_layers = style_layers
+        self.alpha = content_weight
+        self.beta = style_weight
+        self.tv_weight = tv_weight
+        self.bf16 = bf16
+        self.layers = sorted(set(content_layers) | set(style_layers))
+        blend = blend or [1.0] * len(styles)
+        total = sum(blend)
+        blend = [b / total for b in blend]
+        with torch.no_grad():
+            feats = self.features(content, list(content_layers))
+            self.content_targets = {layer: feats[layer].detach() for layer in content_layers}
+            self.style_targets = {}
+            for style, b in zip(styles, blend):
+                feats = self.features(style, list(style_layers))
+                for layer in style_layers:
+                    f = feats[layer]
+                    m = f.shape[2] * f.shape[3]
+                    # blend per-position Grams so styles of different sizes weigh by `blend` only
+                    a = losses.gram(f) / m * b
+                    prev = self.style_targets.get(layer)
+                    self.style_targets[layer] = a if prev is None else prev + a
+            self.style_targets = {k: StyleTarget(v, 1) for k, v in self.style_targets.items()}
+
+    def _autocast(self):
+        if not self.bf16:
+            return contextlib.nullcontext()
+        device = next(self.net.parameters()).device.type
+        return torch.autocast(device, dtype=torch.bfloat16)
+
+    def features(self, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
+        """VGG features of an RGB 0..1 image [1,3,H,W]."""
+        x = preprocess(image).contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            return self.net(x, layers)
+
+    def __call__(self, image: torch.Tensor) -> Losses:
+        # Evaluate the image as it would be saved: clamping keeps the loss bounded even where a
+        # line search probes far outside the pixel range.
+        image = image.clamp(0.0, 1.0)
+        feats = self.features(image, self.layers)
+        content = sum(
+            (
+                w * losses.content_loss(feats[layer], self.content_targets[layer])
+                for layer, w in self.content_layers.items()
+            ),
+            torch.zeros((), device=image.device),
+        )
+        style = sum(
+            (
+                w * losses.style_layer_loss(feats[layer], t.gram, t.positions)
+                for layer, w in self.style_layers.items()
+                for t in (self.style_targets[layer],)
+            ),
+            torch.zeros((), device=image.device),
+        )
+        tv = losses.tv_loss(image) if self.tv_weight else torch.zeros((), device=image.device)
+        total = self.alpha * content + self.beta * style + self.tv_weight * tv
+        return Losses(total, float(content.detach()), float(style.detach()), float(tv.detach()))

@@ -1,0 +1,28 @@
+"""Sample photographs that a dependency (scikit-image) ships: for the demo and for
+computing the normalised network's factors. Nothing is downloaded."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+# Colour photographs in scikit-image's wheel (no pooch download needed).
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+
+
+def photo(name: str) -> Image.Image:
+    """One of scikit-image's bundled sample images as an RGB PIL image."""
+    from skimage import data
+
+    array = np.asarray(getattr(data, name)())
+    if array.ndim == 2:
+        array = np.stack([array] * 3, axis=-1)
+    return Image.fromarray(array[..., :3].astype(np.uint8), "RGB")
+
+
+def photos() -> list[Image.Image]:
+    """All bundled colour photographs (plus both frames of the stereo motorcycle pair)."""
+    from skimage import data
+
+    frames = [Image.fromarray(np.asarray(a)[..., :3], "RGB") for a in data.stereo_motorcycle()[:2]]
+    return [photo(name) for name in PHOTOS] + frames
