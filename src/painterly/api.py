@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from . import images, samples, vgg
@@ -143,11 +144,27 @@ def stylize_iter(content, style, options: Options | None = None, **changes) -> I
     opts = make_options(options, **changes)
     content_im, style_ims = load_inputs(content, style)
     device = pick_device(opts.device)
-    size = output_size(content_im, opts.size)
     torch.manual_seed(opts.seed)
-    objective = build_objective(content_im, style_ims, opts, size, device)
-    x0 = initial_image(opts.init, content_im, style_ims, size, opts.seed).to(device)
-    yield from iterate(objective, x0, opts.iterations, opts.optimizer, opts.lr, opts.lbfgs_history)
+    done = 0
+    x = None
+    for side, iterations in opts.schedule():
+        size = output_size(content_im, side)
+        objective = build_objective(content_im, style_ims, opts, size, device)
+        if x is None:
+            x = initial_image(opts.init, content_im, style_ims, size, opts.seed).to(device)
+        else:  # coarse-to-fine: the previous scale's result, upsampled, starts this one
+            x = F.interpolate(x, size=(size[1], size[0]), mode="bicubic", align_corners=False).clamp(0, 1)
+        step = None
+        for step in iterate(objective, x, iterations, opts.optimizer, opts.lr, opts.lbfgs_history):
+            step.iteration += done
+            step.iterations = opts.iterations
+            step.scale = side
+            if iterations:
+                yield step
+        x = step.image
+        done += iterations
+    if opts.iterations == 0:
+        yield step
 
 
 def stylize(

@@ -167,7 +167,8 @@ def _run_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="painterly",
         description="Render a photograph in the style of one or more artworks "
-        "(Gatys, Ecker & Bethge, CVPR 2016). Other commands: 'painterly score --help'.",
+        "(Gatys, Ecker & Bethge, CVPR 2016). Other commands: 'painterly score --help', "
+        "'painterly demo --help'.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -253,7 +254,7 @@ def _options(args: argparse.Namespace) -> Options:
         device=args.device,
         precision=args.precision,
     )
-    for name in ("iterations", "init", "seed", "optimizer", "lr"):
+    for name in ("iterations", "init", "seed", "optimizer", "lr", "multiscale"):
         if hasattr(args, name):
             fields[name] = getattr(args, name)
     return Options(**fields).validate()
@@ -381,11 +382,36 @@ def score(argv: list[str]) -> int:
     return 0
 
 
+DEMO_CONTENT, DEMO_STYLE = "chelsea", "immunohistochemistry"
+
+
+def demo(argv: list[str]) -> int:
+    """Run on scikit-image's bundled photos (a cat, a stained-tissue micrograph as the 'artwork').
+
+    Any run option may follow; the inputs are written beside the output for reference.
+    """
+    from . import samples
+
+    p = _Parser(prog="painterly demo", description=demo.__doc__, add_help=True)
+    p.add_argument("-o", "--output", default="out/demo.png", help="output file (default %(default)s)")
+    known, rest = p.parse_known_args(argv)
+    out = Path(known.output)
+    if not out.parent.is_dir():
+        raise _UsageError(f"output {out}: directory {out.parent} does not exist")
+    paths = []
+    for name in (DEMO_CONTENT, DEMO_STYLE):
+        path = out.with_name(f"{out.stem}-{name}.png")
+        images.save(samples.photo(name), path)
+        paths.append(str(path))
+    defaults = ["--size", "256", "--iterations", "300"]
+    return run([*paths, "-o", str(out), *defaults, *rest])
+
+
 class _UsageError(Exception):
     pass
 
 
-COMMANDS = {"score": score}
+COMMANDS = {"score": score, "demo": demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,11 @@ class Step:
     evaluations: int
     image: torch.Tensor
     note: str = ""
+    scale: int = 0  # long side (px) of the scale this step ran at
+
+
+class _NonFinite(Exception):
+    """The objective returned NaN/inf (raised out of the optimiser's line search)."""
 
 
 class _Tracker:
@@ -62,12 +67,15 @@ class _Tracker:
             loss = float(result.total.detach())
             if self.scale is None:
                 self.scale = 1.0 / loss if math.isfinite(loss) and loss > 0 else 1.0
-            (result.total * self.scale).backward()
+            if math.isfinite(loss):
+                (result.total * self.scale).backward()
         self.evaluations += 1
         self.last = result
-        if math.isfinite(loss) and loss < self.best_loss:
+        if not math.isfinite(loss):
+            raise _NonFinite(loss)
+        if loss < self.best_loss:
             self.best_loss = loss
-            self.best_image = self.x.detach().clone()
+            self.best_image = self.x.detach().clamp(0.0, 1.0)
         self._cached = (self.x.detach().clone(), loss, self.x.grad.detach().clone())
         return result.total.detach() * self.scale
 
@@ -110,12 +118,15 @@ def iterate(
         tracker.closure()
     while iteration < iterations:
         note = ""
-        if optimizer == "adam":
-            opt.zero_grad(set_to_none=True)
-            tracker.closure()
-            opt.step()
-        else:
-            opt.step(tracker.closure)
+        try:
+            if optimizer == "adam":
+                opt.zero_grad(set_to_none=True)
+                tracker.closure()
+                opt.step()
+            else:
+                opt.step(tracker.closure)
+        except _NonFinite:
+            pass  # handled below as divergence
         iteration += 1
         if iteration % PROJECT_EVERY == 0 or iteration == iterations:
             # The objective clamps internally; projecting now and then lets saturated pixels move

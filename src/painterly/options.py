@@ -15,6 +15,9 @@ from .errors import OptionsError
 CONTENT_LAYERS: tuple[str, ...] = ("conv4_2",)
 STYLE_LAYERS: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 
+MULTISCALE_ABOVE = 256  # px: larger outputs are rendered coarse-to-fine by default
+MIN_SCALE = 128  # px: the smallest scale of a coarse-to-fine run
+MAX_SCALES = 4
 INITS = ("noise", "content", "style")
 POOLINGS = ("avg", "max")
 NETWORKS = ("normalized", "plain")
@@ -34,6 +37,7 @@ class Options:
 
     size: int = 512
     iterations: int = 500
+    multiscale: bool = True
     content_weight: float = 1.0
     style_weight: float = 1e3
     content_layers: tuple[str, ...] = CONTENT_LAYERS
@@ -55,6 +59,22 @@ class Options:
     lbfgs_history: int = 100
     device: str = "auto"
     precision: str = "fp32"
+
+    def schedule(self) -> list[tuple[int, int]]:
+        """(long side px, iterations) per scale, coarse to fine.
+
+        With `multiscale` and sizes above MULTISCALE_ABOVE, the run starts at a fraction of
+        the size and doubles up to it; lower scales get more iterations (they are cheap) and
+        every scale starts from the previous result upsampled.
+        """
+        sides = [self.size]
+        if self.multiscale and self.size > MULTISCALE_ABOVE:
+            while sides[0] // 2 >= MIN_SCALE and len(sides) < MAX_SCALES:
+                sides.insert(0, sides[0] // 2)
+        shares = [2.0 ** (len(sides) - 1 - k) for k in range(len(sides))]
+        counts = [int(self.iterations * s / sum(shares)) for s in shares]
+        counts[-1] += self.iterations - sum(counts)
+        return [(side, n) for side, n in zip(sides, counts) if n > 0 or side == self.size]
 
     @property
     def ratio(self) -> float:

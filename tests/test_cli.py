@@ -1,0 +1,149 @@
+"""The command line: exit codes, one-line errors, outputs with metadata, Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+
+from painterly import __version__, images
+from painterly.cli import main
+
+
+def one_line_error(capsys):
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("painterly: error: ")
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_help_has_examples(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out and "--style-weights" in out and "--ratio" in out
+
+
+@pytest.mark.parametrize(
+    "args, expect",
+    [
+        (["missing.jpg", "{style}", "-o", "{out}"], "no such file"),
+        (["{content}", "{style}"], "required"),
+        (["{content}", "{style}", "-o", "{out}", "--size", "abc"], "invalid int"),
+        (["{content}", "{style}", "-o", "{out}", "--ratio", "1e-3", "--style-weight", "5"], "not both"),
+        (["{content}", "{style}", "-o", "{out}", "--style-layers", "conv1_1,conv7_1"], "unknown style layer"),
+        (["{content}", "{style}", "-o", "{content}"], "input"),
+        (["{content}", "{style}", "-o", "{tmp}/nodir/out.png"], "does not exist"),
+        (["{content}", "{style}", "-o", "{tmp}/out.bmpx"], "unknown format"),
+        (["{content}", "{corrupt}", "-o", "{out}"], "not an image"),
+        (["{content}", "{style}", "-o", "{out}", "--weights", "{corrupt}"], "weights"),
+        (["score", "{content}", "{style}", "{corrupt}"], "not an image"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(tmp_path, content_path, style_path, capsys, args, expect):
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\x00garbage" * 50)
+    names = dict(content=content_path, style=style_path, out=tmp_path / "out.png", tmp=tmp_path, corrupt=corrupt)
+    argv = [a.format(**names) for a in args]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse errors
+        code = exc.code
+    assert code == 2
+    assert expect in one_line_error(capsys)
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_refuses_to_overwrite_without_flag(tmp_path, content_path, style_path, capsys):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"precious")
+    assert main([str(content_path), str(style_path), "-o", str(out), "--size", "32", "--iterations", "1"]) == 2
+    assert "already exists" in one_line_error(capsys)
+    assert out.read_bytes() == b"precious"
+
+
+def test_run_writes_png_with_parameters(tmp_path, content_path, style_path):
+    out = tmp_path / "out.png"
+    argv = [
+        str(content_path),
+        str(style_path),
+        "-o",
+        str(out),
+        "--size",
+        "48",
+        "--iterations",
+        "6",
+        "--seed",
+        "7",
+        "--ratio",
+        "1e-4",
+        "--save-every",
+        "3",
+        "-q",
+    ]
+    assert main(argv) == 0
+    image = Image.open(out)
+    assert image.size == (48, 36)
+    meta = images.read_metadata(out)
+    assert meta["seed"] == "7" and meta["version"] == __version__
+    assert float(meta["style_weight"]) == pytest.approx(1e4)
+    assert meta["iterations_done"] == "6" and meta["content"] == "content.png"
+    assert (tmp_path / "out.iter00003.png").exists()
+
+
+def test_score_prints_losses(tmp_path, content_path, style_path, capsys):
+    assert main(["score", str(content_path), str(style_path), str(content_path), "--size", "48"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("# alpha=1 beta=1000")
+    row = out[-1].split()
+    assert float(row[1]) == 0.0  # the content scored against itself has zero content loss
+    assert float(row[2]) > 0
+
+
+def test_ctrl_c_saves_best_image_so_far(tmp_path, content_path, style_path):
+    out = tmp_path / "out.png"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "painterly",
+            str(content_path),
+            str(style_path),
+            "-o",
+            str(out),
+            "--size",
+            "96",
+            "--iterations",
+            "5000",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    deadline = time.monotonic() + 120
+    seen = ""
+    while time.monotonic() < deadline:
+        chunk = proc.stderr.read(1)
+        seen += chunk
+        if "it/s" in seen[-200:] or "s/it" in seen[-200:]:
+            break
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130
+    assert "best image so far saved" in rest
+    meta = images.read_metadata(out)
+    assert meta["interrupted"] == "true" and int(meta["iteration"]) > 0
+    assert Image.open(out).size == (96, 72)

@@ -1,0 +1,122 @@
+"""End-to-end runs on tiny images with the real network: the objective falls, the output is new,
+the seed makes it deterministic, and the optimiser survives divergence."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import painterly
+from conftest import artwork_like, photo_like
+from painterly import api, images, optimize
+from painterly.errors import DivergedError, OptionsError
+from painterly.objective import Losses
+
+SMALL = dict(size=64, iterations=40)
+
+
+def run(content, style, **options):
+    steps = list(painterly.stylize_iter(content, style, **{**SMALL, **options}))
+    return steps
+
+
+def test_objective_falls_tenfold_and_output_is_new(content_path, style_path):
+    start = run(content_path, style_path, iterations=0)[-1].loss
+    steps = run(content_path, style_path)
+    assert len(steps) == SMALL["iterations"]
+    assert steps[-1].loss * 10 <= start
+    out = np.asarray(images.to_image(steps[-1].image), np.float32)
+    content = np.asarray(images.load(content_path).resize(out.shape[1::-1]), np.float32)
+    style = np.asarray(images.load(style_path).resize(out.shape[1::-1]), np.float32)
+    assert np.abs(out - content).mean() > 10
+    assert np.abs(out - style).mean() > 10
+
+
+def test_same_seed_same_image_other_seed_other_image(content_path, style_path):
+    a = painterly.stylize(content_path, style_path, size=48, iterations=10, seed=1)
+    b = painterly.stylize(content_path, style_path, size=48, iterations=10, seed=1)
+    c = painterly.stylize(content_path, style_path, size=48, iterations=10, seed=2)
+    assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert not np.array_equal(np.asarray(a), np.asarray(c))
+
+
+def test_api_accepts_paths_pil_and_arrays_and_calls_back(content_path):
+    seen = []
+    image = painterly.stylize(
+        photo_like(), np.asarray(artwork_like()), size=48, iterations=5, callback=lambda s: seen.append(s.iteration)
+    )
+    assert image.size == (48, 36) and image.mode == "RGB"
+    assert seen == [1, 2, 3, 4, 5]
+
+
+def test_init_from_content_starts_close_to_content(content_path, style_path):
+    noise = run(content_path, style_path, iterations=0)[-1]
+    content = run(content_path, style_path, iterations=0, init="content")[-1]
+    assert content.content == 0.0
+    assert noise.content > 0
+
+
+def test_image_stays_in_pixel_range(content_path, style_path):
+    steps = run(content_path, style_path, iterations=15)
+    assert steps[-1].image.min() >= 0 and steps[-1].image.max() <= 1
+
+
+def test_more_style_weight_means_less_style_loss(content_path, style_path):
+    content_heavy = run(content_path, style_path, content_weight=1.0, style_weight=1.0)[-1]
+    style_heavy = run(content_path, style_path, content_weight=1.0, style_weight=1e4)[-1]
+    assert style_heavy.style < content_heavy.style
+    assert style_heavy.content > content_heavy.content
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(OptionsError, match="unknown style layer"):
+        painterly.Options(style_layers=("conv9_9",)).validate()
+    with pytest.raises(OptionsError, match="3 values for 5 layers"):
+        painterly.Options(style_layer_weights=(1, 2, 3)).validate()
+    with pytest.raises(OptionsError, match="size"):
+        painterly.Options(size=3).validate()
+
+
+def test_score_prefers_the_stylised_image(content_path, style_path, tmp_path):
+    out = tmp_path / "out.png"
+    painterly.stylize(content_path, style_path, size=64, iterations=40).save(out)
+    noise = tmp_path / "noise.png"
+    images.to_image(api.initial_image("noise", photo_like(), [], (64, 48), 0)).save(noise)
+    stylised, random = painterly.score(content_path, style_path, [out, noise], size=64)
+    assert stylised.total < random.total / 5
+    assert math.isclose(stylised.total, stylised.content + 1e3 * stylised.style, rel_tol=1e-5)
+
+
+def quadratic(target):
+    def objective(x):
+        loss = (x.clamp(0, 1) - target).pow(2).sum()
+        return Losses(loss, float(loss.detach()), 0.0, 0.0)
+
+    return objective
+
+
+def test_lbfgs_solves_a_quadratic():
+    target = torch.rand(1, 3, 8, 8)
+    steps = list(optimize.iterate(quadratic(target), torch.full((1, 3, 8, 8), 0.5), 10))
+    assert steps[-1].loss < 1e-8
+
+
+def test_divergence_is_rolled_back_not_returned():
+    target = torch.rand(1, 3, 8, 8)
+    calls = {"n": 0}
+    base = quadratic(target)
+
+    def flaky(x):
+        calls["n"] += 1
+        result = base(x)
+        if calls["n"] > 3:  # from the 4th evaluation on, the objective blows up
+            bad = result.total * float("nan")
+            return Losses(bad, math.nan, 0.0, 0.0)
+        return result
+
+    with pytest.raises(DivergedError) as info:
+        list(optimize.iterate(flaky, torch.full((1, 3, 8, 8), 0.5), 20))
+    best = info.value.best_image
+    assert torch.isfinite(best).all()
+    assert (best - target).pow(2).sum() < (0.5 - target).pow(2).sum()
