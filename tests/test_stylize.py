@@ -120,3 +120,18 @@ def test_divergence_is_rolled_back_not_returned():
     best = info.value.best_image
     assert torch.isfinite(best).all()
     assert (best - target).pow(2).sum() < (0.5 - target).pow(2).sum()
+
+
+def test_coarse_to_fine_schedule():
+    opts = painterly.Options(size=512, iterations=500)
+    assert opts.schedule() == [(128, 285), (256, 142), (512, 73)]
+    assert painterly.Options(size=512, iterations=500, multiscale=False).schedule() == [(512, 500)]
+    assert painterly.Options(size=256, iterations=300).schedule() == [(256, 300)]
+    assert sum(n for _, n in painterly.Options(size=2048, iterations=777).schedule()) == 777
+
+
+def test_multiscale_run_ends_at_full_size(content_path, style_path):
+    steps = run(content_path, style_path, size=260, iterations=8)
+    assert [s.iteration for s in steps] == list(range(1, 9))
+    assert {s.scale for s in steps} == {130, 260}
+    assert steps[-1].image.shape[-2:] == (195, 260)

@@ -39,7 +39,11 @@ def pick_device(name: str) -> torch.device:
 
 
 def use_bf16(options: Options, device: torch.device) -> bool:
-    """Whether to run the network in bfloat16 (losses stay float32)."""
+    """Whether to run the network in bfloat16 (losses stay float32).
+
+    'auto' uses it on CUDA only: on CPUs without AMX (e.g. AVX2-only) bf16 convolutions are
+    emulated and were >10x slower than float32 in bench/speed.py.
+    """
     if options.precision == "auto":
         return device.type == "cuda" and torch.cuda.is_bf16_supported()
     return options.precision == "bf16"
@@ -78,7 +82,8 @@ def build_network(options: Options, layers: Sequence[str], device: torch.device)
     """VGG-19 with the chosen weights/normalisation/pooling, truncated at the deepest of `layers`."""
     state = _state(options.weights, options.weights_format, options.allow_download, options.network, options.pooling)
     net = vgg.VGG19(state, options.pooling, last_layer=vgg.deepest(layers))
-    return net.to(device=device, memory_format=torch.channels_last)
+    memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
+    return net.to(device=device, memory_format=memory_format)
 
 
 def build_objective(
@@ -102,6 +107,7 @@ def build_objective(
         list(options.style_blend_weights) if options.style_blend_weights else None,
         options.tv_weight,
         use_bf16(options, device),
+        options.channels_last,
     )
 
 

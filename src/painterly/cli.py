@@ -159,7 +159,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "--precision",
         choices=PRECISIONS,
         default=DEFAULTS.precision,
-        help="network precision; losses stay float32 (default %(default)s)",
+        help="network precision; auto = bf16 on CUDA, fp32 on CPU; losses stay fp32 (default %(default)s)",
     )
 
 

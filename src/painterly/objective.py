@@ -52,6 +52,7 @@ class Objective:
         blend: list[float] | None = None,
         tv_weight: float = 0.0,
         bf16: bool = False,
+        channels_last: bool = True,
     ):
         self.net = net
         self.content_layers = content_layers
@@ -60,6 +61,7 @@ class Objective:
         self.beta = style_weight
         self.tv_weight = tv_weight
         self.bf16 = bf16
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.layers = sorted(set(content_layers) | set(style_layers))
         blend = blend or [1.0] * len(styles)
         total = sum(blend)
@@ -87,7 +89,7 @@ class Objective:
 
     def features(self, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
         """VGG features of an RGB 0..1 image [1,3,H,W]."""
-        x = preprocess(image).contiguous(memory_format=torch.channels_last)
+        x = preprocess(image).contiguous(memory_format=self.memory_format)
         with self._autocast():
             return self.net(x, layers)
 

@@ -58,7 +58,8 @@ class Options:
     lr: float = 0.02
     lbfgs_history: int = 100
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"
+    channels_last: bool = True
 
     def schedule(self) -> list[tuple[int, int]]:
         """(long side px, iterations) per scale, coarse to fine.
