@@ -54,14 +54,18 @@ def main() -> None:
             for _ in range(args.repeats):
                 out = subprocess.run(
                     [sys.executable, "-c", CHILD, str(size), str(args.iterations), json.dumps(CONFIGS[name])],
-                    capture_output=True, text=True, check=True,
+                    capture_output=True,
+                    text=True,
+                    check=True,
                 )
                 runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
             per_it = statistics.median(r["per_it"] for r in runs)
             rss = statistics.median(r["rss"] for r in runs)
             evals = statistics.median(r["evals"] for r in runs)
-            print(f"{size:5d} {name:10} {per_it:8.3f} {1 / per_it:7.2f} {evals:8.2f} {rss:12.0f} {len(runs):4d}",
-                  flush=True)
+            print(
+                f"{size:5d} {name:10} {per_it:8.3f} {1 / per_it:7.2f} {evals:8.2f} {rss:12.0f} {len(runs):4d}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

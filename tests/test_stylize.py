@@ -135,3 +135,17 @@ def test_multiscale_run_ends_at_full_size(content_path, style_path):
     assert [s.iteration for s in steps] == list(range(1, 9))
     assert {s.scale for s in steps} == {130, 260}
     assert steps[-1].image.shape[-2:] == (195, 260)
+
+
+def test_time_budget_stops_the_run(content_path, style_path):
+    import time
+
+    start = time.monotonic()
+    steps = run(content_path, style_path, size=48, iterations=100000, time_budget=3.0)
+    assert time.monotonic() - start < 30
+    assert 0 < steps[-1].iteration < 100000
+
+
+def test_stop_tolerance_ends_a_stalled_scale(content_path, style_path):
+    steps = run(content_path, style_path, size=48, iterations=200, stop_tolerance=0.9)
+    assert len(steps) == 11  # the loss cannot fall by 90% per 10 iterations for long

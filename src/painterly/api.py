@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -151,26 +152,49 @@ def stylize_iter(content, style, options: Options | None = None, **changes) -> I
     content_im, style_ims = load_inputs(content, style)
     device = pick_device(opts.device)
     torch.manual_seed(opts.seed)
+    schedule = opts.schedule()
+    work = [n * side**2 for side, n in schedule]
+    deadline = time.monotonic() + opts.time_budget if opts.time_budget else None
     done = 0
-    x = None
-    for side, iterations in opts.schedule():
+    x = step = None
+    for k, (side, iterations) in enumerate(schedule):
         size = output_size(content_im, side)
         objective = build_objective(content_im, style_ims, opts, size, device)
         if x is None:
             x = initial_image(opts.init, content_im, style_ims, size, opts.seed).to(device)
         else:  # coarse-to-fine: the previous scale's result, upsampled, starts this one
             x = F.interpolate(x, size=(size[1], size[0]), mode="bicubic", align_corners=False).clamp(0, 1)
-        step = None
+        scale_deadline = None
+        if deadline is not None:  # share what is left of the budget by the remaining planned work
+            now = time.monotonic()
+            scale_deadline = now + (deadline - now) * work[k] / max(1, sum(work[k:]))
+        losses: list[float] = []
         for step in iterate(objective, x, iterations, opts.optimizer, opts.lr, opts.lbfgs_history):
+            losses.append(step.loss)
             step.iteration += done
             step.iterations = opts.iterations
             step.scale = side
             if iterations:
                 yield step
+            if _converged(losses, opts.stop_tolerance) or (
+                scale_deadline is not None and time.monotonic() >= scale_deadline
+            ):
+                break
         x = step.image
-        done += iterations
+        done += len(losses) if iterations else 0
     if opts.iterations == 0:
         yield step
+
+
+STOP_WINDOW = 10  # iterations over which the stopping rule measures progress
+
+
+def _converged(losses: list[float], tolerance: float) -> bool:
+    """True when the loss fell by less than `tolerance` (relative) over the last STOP_WINDOW iterations."""
+    if tolerance <= 0 or len(losses) <= STOP_WINDOW:
+        return False
+    before, now = losses[-1 - STOP_WINDOW], losses[-1]
+    return before > 0 and (before - now) / before < tolerance
 
 
 def stylize(

@@ -254,7 +254,7 @@ def _options(args: argparse.Namespace) -> Options:
         device=args.device,
         precision=args.precision,
     )
-    for name in ("iterations", "init", "seed", "optimizer", "lr", "multiscale"):
+    for name in ("iterations", "init", "seed", "optimizer", "lr", "multiscale", "time_budget", "stop_tolerance"):
         if hasattr(args, name):
             fields[name] = getattr(args, name)
     return Options(**fields).validate()
@@ -302,12 +302,14 @@ def run(argv: list[str]) -> int:
         steps = api.stylize_iter(content, styles, opts)
         for last in steps:
             if bar is None and not args.quiet:
-                bar = _progress_bar(opts.iterations)
+                bar = _progress_bar(opts)
             if bar is not None:
                 bar.set_postfix_str(
-                    f"loss {last.loss:.4g} content {last.content:.3g} style {last.style:.3g}", refresh=False
+                    f"it {last.iteration}/{opts.iterations} @{last.scale}px loss {last.loss:.4g} "
+                    f"content {last.content:.3g} style {last.style:.3g}",
+                    refresh=False,
                 )
-                bar.update(1)
+                bar.update((last.scale / opts.size) ** 2)
                 if last.note:
                     bar.write(f"painterly: {last.note}")
             if args.save_every and last.iteration % args.save_every == 0 and last.iteration < opts.iterations:
@@ -358,10 +360,19 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def _progress_bar(total: int):
+def _progress_bar(opts: Options):
+    """A bar measured in full-size-iteration equivalents, so the ETA holds across scales
+    (an iteration at half the size costs about a quarter)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="it", desc="painterly", dynamic_ncols=True, file=sys.stderr)
+    work = sum(n * (side / opts.size) ** 2 for side, n in opts.schedule())
+    return tqdm(
+        total=work,
+        desc="painterly",
+        dynamic_ncols=True,
+        file=sys.stderr,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
+    )
 
 
 def score(argv: list[str]) -> int:

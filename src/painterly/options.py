@@ -38,6 +38,8 @@ class Options:
     size: int = 512
     iterations: int = 500
     multiscale: bool = True
+    time_budget: float | None = None
+    stop_tolerance: float = 0.0
     content_weight: float = 1.0
     style_weight: float = 1e3
     content_layers: tuple[str, ...] = CONTENT_LAYERS
@@ -115,6 +117,14 @@ class Options:
         _check(self.content_weight > 0 or self.style_weight > 0, "content-weight and style-weight cannot both be 0")
         _check(0.05 <= self.style_scale <= 8, f"style-scale must be from 0.05 to 8, got {self.style_scale}")
         _check(self.lr > 0, "lr must be > 0")
+        _check(
+            self.time_budget is None or isinstance(self.time_budget, int | float) and self.time_budget > 0,
+            f"time-budget must be a number of seconds > 0, got {self.time_budget!r}",
+        )
+        _check(
+            isinstance(self.stop_tolerance, int | float) and 0 <= self.stop_tolerance < 1,
+            f"stop-tolerance must be from 0 to 1, got {self.stop_tolerance!r}",
+        )
         for kind, layers, weights in (
             ("content", self.content_layers, self.content_layer_weights),
             ("style", self.style_layers, self.style_layer_weights),
