@@ -55,5 +55,5 @@ def test_style_loss_zero_for_identical_statistics():
 def test_tv_loss():
     image = torch.zeros(1, 3, 2, 2)
     image[0, :, 0, 0] = 1.0
-    # each channel: one horizontal and one vertical difference of 1
-    assert losses.tv_loss(image).item() == 6.0
+    # each channel: one horizontal and one vertical difference of 1 (= 255 in 0..255 units)
+    assert losses.tv_loss(image).item() == 6.0 * 255**2

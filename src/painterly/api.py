@@ -5,6 +5,7 @@ Options flow in as keyword arguments (or one `Options`); nothing here prints or 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import images, samples, vgg
+from . import color, images, samples, vgg
 from .errors import ResourceError
 from .objective import Objective
 from .optimize import Step, iterate
@@ -149,7 +150,8 @@ def stylize_iter(content, style, options: Options | None = None, **changes) -> I
     The last step's `image` ([1,3,H,W], RGB 0..1) is the result; see `images.to_image`.
     """
     opts = make_options(options, **changes)
-    content_im, style_ims = load_inputs(content, style)
+    original, style_ims = load_inputs(content, style)
+    content_im, style_ims = _prepare_colors(original, style_ims, opts.preserve_colors)
     device = pick_device(opts.device)
     torch.manual_seed(opts.seed)
     schedule = opts.schedule()
@@ -174,16 +176,30 @@ def stylize_iter(content, style, options: Options | None = None, **changes) -> I
             step.iteration += done
             step.iterations = opts.iterations
             step.scale = side
+            raw = step.image
+            if opts.preserve_colors == "luminance":
+                step = dataclasses.replace(step, image=color.combine_luminance(raw, original))
             if iterations:
                 yield step
             if _converged(losses, opts.stop_tolerance) or (
                 scale_deadline is not None and time.monotonic() >= scale_deadline
             ):
                 break
-        x = step.image
+        x = raw
         done += len(losses) if iterations else 0
     if opts.iterations == 0:
         yield step
+
+
+def _prepare_colors(
+    content: Image.Image, styles: list[Image.Image], method: str
+) -> tuple[Image.Image, list[Image.Image]]:
+    """Inputs for colour preservation: histogram-matched styles, or luminance-only images."""
+    if method == "histogram":
+        return content, [color.match_histogram(s, content) for s in styles]
+    if method == "luminance":
+        return color.luminance(content), [color.luminance_matched(s, content) for s in styles]
+    return content, styles
 
 
 STOP_WINDOW = 10  # iterations over which the stopping rule measures progress

@@ -14,7 +14,17 @@ from pathlib import Path
 
 from . import __version__, api, images
 from .errors import DivergedError, PainterlyError
-from .options import DEVICES, NETWORKS, OPTIMIZERS, POOLINGS, PRECISIONS, STYLE_LAYERS, WEIGHT_FORMATS, Options
+from .options import (
+    COLOR_METHODS,
+    DEVICES,
+    NETWORKS,
+    OPTIMIZERS,
+    POOLINGS,
+    PRECISIONS,
+    STYLE_LAYERS,
+    WEIGHT_FORMATS,
+    Options,
+)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -114,6 +124,13 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULTS.style_scale,
         help="style image size relative to the output; >1 gives larger strokes (default %(default)s)",
+    )
+    g.add_argument(
+        "--preserve-colors",
+        choices=COLOR_METHODS,
+        default=DEFAULTS.preserve_colors,
+        help="keep the photo's colours: transfer luminance only, or match the style's colour histogram "
+        "to the photo first (default %(default)s)",
     )
     g.add_argument(
         "--tv-weight",
@@ -246,6 +263,7 @@ def _options(args: argparse.Namespace) -> Options:
         style_blend_weights=args.style_blend_weights,
         style_scale=args.style_scale,
         tv_weight=args.tv_weight,
+        preserve_colors=args.preserve_colors,
         pooling=args.pooling,
         network=args.network,
         weights=args.weights,

@@ -40,7 +40,8 @@ def style_layer_loss(features: torch.Tensor, target_gram: torch.Tensor, target_p
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:
-    """Total variation: sum of squared differences of neighbouring pixels, [1,3,H,W] in 0..1."""
+    """Total variation of an RGB 0..1 image [1,3,H,W]: the sum of squared differences of
+    neighbouring pixels, measured in 0..255 units (the network's input scale)."""
     dx = image[..., :, 1:] - image[..., :, :-1]
     dy = image[..., 1:, :] - image[..., :-1, :]
-    return dx.float().pow(2).sum() + dy.float().pow(2).sum()
+    return (dx.float().pow(2).sum() + dy.float().pow(2).sum()) * 255.0**2

@@ -19,6 +19,7 @@ MULTISCALE_ABOVE = 256  # px: larger outputs are rendered coarse-to-fine by defa
 MIN_SCALE = 128  # px: the smallest scale of a coarse-to-fine run
 MAX_SCALES = 4
 INITS = ("noise", "content", "style")
+COLOR_METHODS = ("none", "luminance", "histogram")
 POOLINGS = ("avg", "max")
 NETWORKS = ("normalized", "plain")
 DEVICES = ("auto", "cpu", "cuda")
@@ -49,6 +50,7 @@ class Options:
     style_blend_weights: tuple[float, ...] | None = None
     style_scale: float = 1.0
     tv_weight: float = 0.0
+    preserve_colors: str = "none"
     init: str = "noise"
     seed: int = 0
     pooling: str = "avg"
@@ -157,6 +159,7 @@ class Options:
         )
         _check(isinstance(self.seed, int) and 0 <= self.seed < 2**63, f"seed must be >= 0, got {self.seed!r}")
         for name, choices in (
+            ("preserve_colors", COLOR_METHODS),
             ("pooling", POOLINGS),
             ("network", NETWORKS),
             ("device", DEVICES),
