@@ -76,3 +76,37 @@ def test_adam_also_lowers_the_objective():
     start = list(painterly.stylize_iter(photo_like(), artwork_like(), size=48, iterations=0))[-1].loss
     steps = list(painterly.stylize_iter(photo_like(), artwork_like(), size=48, iterations=60, optimizer="adam"))
     assert steps[-1].loss < start / 3
+
+
+def test_masks_keep_each_region_closer_to_its_own_style(tmp_path):
+    import torch
+
+    from painterly import api, images
+
+    blue, red = artwork_like(seed=3), red_artwork()
+    left = np.zeros((48, 64), np.uint8)
+    left[:, :32] = 255
+    Image.fromarray(left).save(tmp_path / "left.png")
+    Image.fromarray(255 - left).save(tmp_path / "right.png")
+    out = painterly.stylize(photo_like(), [blue, red], size=64, iterations=40,
+                            style_masks=(str(tmp_path / "left.png"), str(tmp_path / "right.png")))
+    net = api.build_network(painterly.Options(), ["conv2_1"], torch.device("cpu"))
+
+    def gram(image):
+        from painterly.vgg import preprocess
+
+        with torch.no_grad():
+            f = net(preprocess(images.to_tensor(image)), ["conv2_1"])["conv2_1"]
+        return losses.gram(f) / (f.shape[2] * f.shape[3])
+
+    g_blue, g_red = gram(blue), gram(red)
+    g_left, g_right = gram(out.crop((0, 0, 28, 48))), gram(out.crop((36, 0, 64, 48)))
+    assert (g_left - g_blue).norm() < (g_left - g_red).norm()
+    assert (g_right - g_red).norm() < (g_right - g_blue).norm()
+
+
+def test_wrong_number_of_masks_is_an_options_error(tmp_path):
+    Image.new("L", (8, 8), 255).save(tmp_path / "m.png")
+    with pytest.raises(painterly.OptionsError, match="1 masks for 2 style images"):
+        painterly.stylize(photo_like(), [artwork_like(), red_artwork()], size=32, iterations=1,
+                          style_masks=(str(tmp_path / "m.png"),))

@@ -36,20 +36,34 @@ def test_gram_of_real_sized_map_is_symmetric_psd():
 def test_style_layer_loss_matches_eq4():
     # N = 1 filter, M = 2 positions: G = 1 + 4 = 5, A = 3 -> (5-3)^2 / (4 * 1 * 4) = 0.25
     f = fmap([[1.0, 2.0]], 1, 2)
-    assert losses.style_layer_loss(f, torch.tensor([[3.0]]), 2).item() == 0.25
+    assert losses.style_layer_loss(f, torch.tensor([[3.0]])).item() == 0.25
 
 
-def test_style_layer_loss_rescales_target_of_other_size():
-    # A target from a style twice the size (M_a = 4) counts per position: A/M_a * M
-    f = fmap([[1.0, 2.0]], 1, 2)
-    same = losses.style_layer_loss(f, torch.tensor([[3.0]]), 2)
-    bigger = losses.style_layer_loss(f, torch.tensor([[6.0]]), 4)
-    assert torch.allclose(same, bigger)
+def test_style_gram_of_other_size_is_rescaled_per_position():
+    # a style Gram from 4 positions, A = 6, counts as 3 over the output's 2 positions
+    assert losses.scaled_gram(torch.tensor([[6.0]]) / 4, 2).item() == 3.0
 
 
 def test_style_loss_zero_for_identical_statistics():
     f = torch.rand(1, 8, 4, 4)
-    assert losses.style_layer_loss(f, losses.gram(f), 16).item() < 1e-10
+    assert losses.style_layer_loss(f, losses.gram(f)).item() < 1e-10
+
+
+def test_masked_style_loss_with_full_mask_is_eq4():
+    f = torch.rand(1, 4, 3, 5)
+    target = torch.rand(4, 4)
+    full = losses.masked_style_layer_loss(f, torch.ones(3, 5), target / 15)
+    assert torch.allclose(full, losses.style_layer_loss(f, target))
+
+
+def test_masked_style_loss_ignores_positions_outside_the_mask():
+    f = torch.rand(1, 4, 2, 2)
+    mask = torch.tensor([[1.0, 1.0], [0.0, 0.0]])
+    g = losses.gram(f[..., :1, :]) / 2
+    changed = f.clone()
+    changed[..., 1, :] = 100.0
+    assert losses.masked_style_layer_loss(f, mask, g).item() < 1e-10
+    assert losses.masked_style_layer_loss(changed, mask, g).item() < 1e-10
 
 
 def test_tv_loss():

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import color, images, samples, vgg
-from .errors import ResourceError
+from .errors import OptionsError, ResourceError
 from .objective import Objective
 from .optimize import Step, iterate
 from .options import Options
@@ -89,15 +89,23 @@ def build_network(options: Options, layers: Sequence[str], device: torch.device)
 
 
 def build_objective(
-    content: Image.Image, styles: Sequence[Image.Image], options: Options, size: tuple[int, int], device: torch.device
+    content: Image.Image,
+    styles: Sequence[Image.Image],
+    options: Options,
+    size: tuple[int, int],
+    device: torch.device,
+    masks: Sequence[Image.Image] | None = None,
 ) -> Objective:
-    """The objective for an output of `size` (W, H): content resized to it, styles to
-    `size`'s long side x style_scale."""
+    """The objective for an output of `size` (W, H): content (and masks) resized to it, styles
+    to `size`'s long side x style_scale."""
     layers = list(options.content_layers) + list(options.style_layers)
     net = build_network(options, layers, device)
     content_t = images.to_tensor(content.resize(size, Image.LANCZOS)).to(device)
     style_side = max(16, round(max(size) * options.style_scale))
     style_ts = [images.to_tensor(images.resize_long_side(s, style_side)).to(device) for s in styles]
+    mask_ts = None
+    if masks is not None:
+        mask_ts = [images.to_tensor(m.resize(size, Image.BILINEAR))[0, 0].to(device) for m in masks]
     return Objective(
         net,
         content_t,
@@ -110,7 +118,17 @@ def build_objective(
         options.tv_weight,
         use_bf16(options, device),
         options.channels_last,
+        mask_ts,
     )
+
+
+def load_masks(options: Options, styles: int) -> list[Image.Image] | None:
+    """The style masks (white = where that style goes), one per style image, or None."""
+    if options.style_masks is None:
+        return None
+    if len(options.style_masks) != styles:
+        raise OptionsError(f"--style-mask: got {len(options.style_masks)} masks for {styles} style images")
+    return [images.load(path, "style mask").convert("L").convert("RGB") for path in options.style_masks]
 
 
 def output_size(content: Image.Image, size: int) -> tuple[int, int]:
@@ -151,6 +169,7 @@ def stylize_iter(content, style, options: Options | None = None, **changes) -> I
     """
     opts = make_options(options, **changes)
     original, style_ims = load_inputs(content, style)
+    masks = load_masks(opts, len(style_ims))
     content_im, style_ims = _prepare_colors(original, style_ims, opts.preserve_colors)
     device = pick_device(opts.device)
     torch.manual_seed(opts.seed)
@@ -161,7 +180,7 @@ def stylize_iter(content, style, options: Options | None = None, **changes) -> I
     x = step = None
     for k, (side, iterations) in enumerate(schedule):
         size = output_size(content_im, side)
-        objective = build_objective(content_im, style_ims, opts, size, device)
+        objective = build_objective(content_im, style_ims, opts, size, device, masks)
         if x is None:
             x = initial_image(opts.init, content_im, style_ims, size, opts.seed).to(device)
         else:  # coarse-to-fine: the previous scale's result, upsampled, starts this one

@@ -126,6 +126,15 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         help="style image size relative to the output; >1 gives larger strokes (default %(default)s)",
     )
     g.add_argument(
+        "--style-mask",
+        action="append",
+        default=None,
+        metavar="PNG",
+        dest="style_masks",
+        help="one per style image, in order: where that style goes (white = region); repeat the flag "
+        "(default: every style everywhere)",
+    )
+    g.add_argument(
         "--preserve-colors",
         choices=COLOR_METHODS,
         default=DEFAULTS.preserve_colors,
@@ -264,6 +273,7 @@ def _options(args: argparse.Namespace) -> Options:
         style_scale=args.style_scale,
         tv_weight=args.tv_weight,
         preserve_colors=args.preserve_colors,
+        style_masks=tuple(args.style_masks) if args.style_masks else None,
         pooling=args.pooling,
         network=args.network,
         weights=args.weights,
@@ -296,7 +306,9 @@ def run(argv: list[str]) -> int:
         opts = _options(args)
     except argparse.ArgumentTypeError as exc:
         raise _UsageError(str(exc)) from None
-    inputs = [args.content, *args.styles] + ([opts.init] if opts.init not in ("noise", "content", "style") else [])
+    inputs = [args.content, *args.styles, *(opts.style_masks or ())]
+    if opts.init not in ("noise", "content", "style"):
+        inputs.append(opts.init)
     out = images.check_output(args.output, inputs, args.overwrite)
     if (
         len(args.styles) > 1

@@ -25,18 +25,39 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return f @ f.t()
 
 
-def style_layer_loss(features: torch.Tensor, target_gram: torch.Tensor, target_positions: int) -> torch.Tensor:
+def style_layer_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
     """Eq. 4: E_l = 1/(4 N^2 M^2) * sum_ij (G_ij - A_ij)^2.
 
-    `target_gram` A was computed over `target_positions` M_a positions. When the style
-    image has a different size than the output (M_a != M), A is rescaled by M/M_a so both
-    Grams count the same number of positions; with equal sizes this is exactly eq. 4.
+    `target_gram` A must count the same M positions as `features` (see `scaled_gram`).
     """
     n = features.shape[1]
     m = features.shape[2] * features.shape[3]
-    g = gram(features) / m
-    a = target_gram / target_positions
-    return (g - a).pow(2).sum() / (4.0 * n * n)
+    return (gram(features) - target_gram).pow(2).sum() / (4.0 * n * n * m * m)
+
+
+def scaled_gram(per_position_gram: torch.Tensor, positions: float) -> torch.Tensor:
+    """A style Gram rescaled to `positions` positions.
+
+    A style image of another size than the output (M_a != M) has its Gram divided by M_a and
+    multiplied by M, so both count the same positions; with equal sizes this is the paper's A.
+    """
+    return per_position_gram * positions
+
+
+def masked_style_layer_loss(
+    features: torch.Tensor, mask: torch.Tensor, per_position_target: torch.Tensor
+) -> torch.Tensor:
+    """Eq. 4 restricted to a region (spatial control, Gatys et al. 2017).
+
+    `mask` [H,W] in 0..1 weights the positions: G = (F m) F^T over the region's M_r = sum(m)
+    positions, compared with the style's Gram rescaled to M_r positions.
+    """
+    f = flatten(features)
+    m = mask.reshape(1, -1).to(f.dtype)
+    positions = m.sum().clamp(min=1e-6)
+    n = f.shape[0]
+    g = (f * m) @ f.t()
+    return (g - per_position_target * positions).pow(2).sum() / (4.0 * n * n * positions * positions)
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:

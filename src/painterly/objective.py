@@ -10,6 +10,7 @@ import contextlib
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from . import losses
 from .vgg import VGG19, preprocess
@@ -25,19 +26,13 @@ class Losses:
     tv: float
 
 
-@dataclass(frozen=True)
-class StyleTarget:
-    """Blended Gram target A of one layer, computed over `positions` M_a positions."""
-
-    gram: torch.Tensor
-    positions: int
-
-
 class Objective:
     """L_total = alpha * sum_l c_l L_content,l + beta * sum_l w_l E_l + tv_weight * TV.
 
     `content_layers`/`style_layers` map layer -> per-layer weight (the paper: conv4_2 -> 1;
     conv1_1..conv5_1 -> 1/5). Images are RGB 0..1 tensors [1,3,H,W] on the network's device.
+    Several styles are blended (their Grams averaged with `blend` weights), or, with `masks`
+    ([H,W] in 0..1, one per style), each style is matched only inside its region.
     """
 
     def __init__(
@@ -53,6 +48,7 @@ class Objective:
         tv_weight: float = 0.0,
         bf16: bool = False,
         channels_last: bool = True,
+        masks: list[torch.Tensor] | None = None,
     ):
         self.net = net
         self.content_layers = content_layers
@@ -64,22 +60,32 @@ class Objective:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.layers = sorted(set(content_layers) | set(style_layers))
         blend = blend or [1.0] * len(styles)
-        total = sum(blend)
-        blend = [b / total for b in blend]
+        blend = [b / sum(blend) for b in blend]
         with torch.no_grad():
-            feats = self.features(content, list(content_layers))
+            feats = self.features(content, self.layers)
             self.content_targets = {layer: feats[layer].detach() for layer in content_layers}
-            self.style_targets = {}
-            for style, b in zip(styles, blend):
-                feats = self.features(style, list(style_layers))
-                for layer in style_layers:
-                    f = feats[layer]
-                    m = f.shape[2] * f.shape[3]
-                    # blend per-position Grams so styles of different sizes weigh by `blend` only
-                    a = losses.gram(f) / m * b
-                    prev = self.style_targets.get(layer)
-                    self.style_targets[layer] = a if prev is None else prev + a
-            self.style_targets = {k: StyleTarget(v, 1) for k, v in self.style_targets.items()}
+            output_positions = {layer: feats[layer].shape[2] * feats[layer].shape[3] for layer in style_layers}
+            # per style and layer: the Gram per position, A / M_a
+            per_position = []
+            for style in styles:
+                sfeats = self.features(style, list(style_layers))
+                per_position.append({layer: losses.gram(f) / (f.shape[2] * f.shape[3]) for layer, f in sfeats.items()})
+        self.masks = None
+        if masks is not None:
+            self.per_style_targets = per_position
+            self.masks = {layer: [_resize_mask(m, feats[layer].shape[2:]) for m in masks] for layer in style_layers}
+        self.style_targets = {
+            layer: losses.scaled_gram(sum(b * p[layer] for b, p in zip(blend, per_position)), output_positions[layer])
+            for layer in style_layers
+        }
+
+    def _style_loss(self, feats: dict[str, torch.Tensor], layer: str) -> torch.Tensor:
+        if self.masks is None:
+            return losses.style_layer_loss(feats[layer], self.style_targets[layer])
+        return sum(
+            losses.masked_style_layer_loss(feats[layer], mask, target[layer])
+            for mask, target in zip(self.masks[layer], self.per_style_targets)
+        )
 
     def _autocast(self):
         if not self.bf16:
@@ -106,13 +112,14 @@ class Objective:
             torch.zeros((), device=image.device),
         )
         style = sum(
-            (
-                w * losses.style_layer_loss(feats[layer], t.gram, t.positions)
-                for layer, w in self.style_layers.items()
-                for t in (self.style_targets[layer],)
-            ),
+            (w * self._style_loss(feats, layer) for layer, w in self.style_layers.items()),
             torch.zeros((), device=image.device),
         )
         tv = losses.tv_loss(image) if self.tv_weight else torch.zeros((), device=image.device)
         total = self.alpha * content + self.beta * style + self.tv_weight * tv
         return Losses(total, float(content.detach()), float(style.detach()), float(tv.detach()))
+
+
+def _resize_mask(mask: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """A [H,W] mask averaged down to a layer's [H_l, W_l] grid."""
+    return F.interpolate(mask[None, None].float(), size=tuple(shape), mode="area")[0, 0]

@@ -49,6 +49,7 @@ class Options:
     style_layer_weights: tuple[float, ...] | None = None
     style_blend_weights: tuple[float, ...] | None = None
     style_scale: float = 1.0
+    style_masks: tuple[str, ...] | None = None
     tv_weight: float = 0.0
     preserve_colors: str = "none"
     init: str = "noise"
