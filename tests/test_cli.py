@@ -147,3 +147,39 @@ def test_ctrl_c_saves_best_image_so_far(tmp_path, content_path, style_path):
     meta = images.read_metadata(out)
     assert meta["interrupted"] == "true" and int(meta["iteration"]) > 0
     assert Image.open(out).size == (96, 72)
+
+
+def parsed(*argv):
+    from painterly import cli
+
+    return cli._options(cli._parse_with_preset(cli._run_parser(), ["c.png", "s.png", "-o", "o.png", *argv]))
+
+
+def test_presets_apply_and_explicit_flags_win(capsys):
+    photoreal = parsed("--preset", "photoreal")
+    assert photoreal.init == "content" and photoreal.ratio == pytest.approx(1e-2) and photoreal.tv_weight == 1.0
+    assert parsed("--preset", "photoreal", "--init", "noise", "--ratio", "1e-3").init == "noise"
+    assert parsed("--preset", "photoreal", "--ratio", "1e-3").ratio == pytest.approx(1e-3)
+    paper = parsed("--preset", "paper")
+    assert paper.schedule() == [(512, 1000)]
+    assert parsed("--no-multiscale", "--time-budget", "30").time_budget == 30
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert "paper" in out and "photoreal" in out and "fast" in out
+
+
+def test_every_option_has_help_with_default(capsys):
+    from painterly import cli
+
+    for action in cli._run_parser()._actions:
+        if action.option_strings and action.dest not in ("help", "version"):
+            assert action.help, action.dest
+            if action.default is not None and not isinstance(action.default, bool):
+                assert "default" in action.help, action.dest
+
+
+def test_size_zero_keeps_the_content_size_and_warns(tmp_path, content_path, style_path, capsys):
+    out = tmp_path / "full.png"
+    assert main([str(content_path), str(style_path), "-o", str(out), "--size", "0", "--iterations", "2", "-q"]) == 0
+    assert Image.open(out).size == Image.open(content_path).size
+    assert "s per iteration" in capsys.readouterr().err

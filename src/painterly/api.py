@@ -169,6 +169,8 @@ def stylize_iter(content, style, options: Options | None = None, **changes) -> I
     """
     opts = make_options(options, **changes)
     original, style_ims = load_inputs(content, style)
+    if opts.size == 0:  # the content's own resolution
+        opts = opts.replace(size=max(original.size))
     masks = load_masks(opts, len(style_ims))
     content_im, style_ims = _prepare_colors(original, style_ims, opts.preserve_colors)
     device = pick_device(opts.device)
@@ -219,6 +221,18 @@ def _prepare_colors(
     if method == "luminance":
         return color.luminance(content), [color.luminance_matched(s, content) for s in styles]
     return content, styles
+
+
+# Measured on the 2-core AVX2 development machine (bench/speed.py, fp32, L-BFGS, up to conv5_1).
+SECONDS_PER_MEGAPIXEL_ITERATION = 14.0
+BASE_MEMORY_BYTES = 500 * 2**20
+MEMORY_BYTES_PER_MEGAPIXEL = 5.5 * 2**30
+
+
+def estimate(width: int, height: int) -> tuple[float, float]:
+    """Rough (seconds per iteration on a 2-core CPU, peak memory in bytes) for one scale of W x H."""
+    megapixels = width * height / 1e6
+    return SECONDS_PER_MEGAPIXEL_ITERATION * megapixels, BASE_MEMORY_BYTES + MEMORY_BYTES_PER_MEGAPIXEL * megapixels
 
 
 STOP_WINDOW = 10  # iterations over which the stopping rule measures progress

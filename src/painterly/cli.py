@@ -21,6 +21,7 @@ from .options import (
     OPTIMIZERS,
     POOLINGS,
     PRECISIONS,
+    PRESETS,
     STYLE_LAYERS,
     WEIGHT_FORMATS,
     Options,
@@ -194,7 +195,7 @@ def _run_parser() -> argparse.ArgumentParser:
         prog="painterly",
         description="Render a photograph in the style of one or more artworks "
         "(Gatys, Ecker & Bethge, CVPR 2016). Other commands: 'painterly score --help', "
-        "'painterly demo --help'.",
+        "'painterly demo --help', 'painterly presets'.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -214,7 +215,37 @@ def _run_parser() -> argparse.ArgumentParser:
     o.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r = p.add_argument_group("optimisation")
     r.add_argument(
-        "--iterations", type=int, default=DEFAULTS.iterations, help="optimiser iterations (default %(default)s)"
+        "--preset",
+        choices=list(PRESETS),
+        default=None,
+        help="named settings applied before your own flags; see 'painterly presets' (default none)",
+    )
+    r.add_argument(
+        "--iterations",
+        type=int,
+        default=DEFAULTS.iterations,
+        help="optimiser iterations, summed over all scales (default %(default)s)",
+    )
+    r.add_argument(
+        "--multiscale",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS.multiscale,
+        help="coarse-to-fine above 256 px: start at 128 px and double up to --size, most iterations at "
+        "low resolution; --no-multiscale for the paper's single scale (default on)",
+    )
+    r.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop when this much time is spent, shared over the scales (default none)",
+    )
+    r.add_argument(
+        "--stop-tolerance",
+        type=float,
+        default=DEFAULTS.stop_tolerance,
+        metavar="REL",
+        help="end a scale when the loss falls by less than REL over 10 iterations; 0 = off (default %(default)s)",
     )
     r.add_argument(
         "--init", default=DEFAULTS.init, help="start from noise, content, style or an image file (default %(default)s)"
@@ -253,6 +284,9 @@ def _score_parser() -> argparse.ArgumentParser:
 
 def _options(args: argparse.Namespace) -> Options:
     alpha, beta = DEFAULTS.content_weight, DEFAULTS.style_weight
+    preset_ratio = PRESETS.get(getattr(args, "preset", None) or "", {}).get("ratio")
+    if preset_ratio and args.ratio is None and args.content_weight is None and args.style_weight is None:
+        alpha, beta = 1.0, 1.0 / preset_ratio
     if args.ratio is not None:
         if args.content_weight is not None or args.style_weight is not None:
             raise argparse.ArgumentTypeError("give --ratio or --content-weight/--style-weight, not both")
@@ -300,8 +334,29 @@ def _intermediate_path(out: Path, iteration: int) -> Path:
     return out.with_name(f"{out.stem}.iter{iteration:05d}.png")
 
 
+def _parse_with_preset(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse `argv`; a --preset's values become the defaults, so explicit flags still win."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--preset", default=None)
+    known, _ = pre.parse_known_args(argv)
+    if known.preset is not None:
+        if known.preset not in PRESETS:
+            raise _UsageError(f"unknown preset {known.preset!r}; choose from {', '.join(PRESETS)}")
+        parser.set_defaults(**{k: v for k, v in PRESETS[known.preset].items() if k not in ("about", "ratio")})
+    return parser.parse_args(argv)
+
+
+def presets(argv: list[str]) -> int:
+    """Print the named presets and their settings."""
+    _Parser(prog="painterly presets", description=presets.__doc__).parse_args(argv)
+    for name, values in PRESETS.items():
+        settings = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in values.items() if k != "about")
+        print(f"{name:10} {values['about']}\n{'':10} {settings}")
+    return 0
+
+
 def run(argv: list[str]) -> int:
-    args = _run_parser().parse_args(argv)
+    args = _parse_with_preset(_run_parser(), argv)
     try:
         opts = _options(args)
     except argparse.ArgumentTypeError as exc:
@@ -318,6 +373,15 @@ def run(argv: list[str]) -> int:
         raise _UsageError(f"--style-weights has {len(opts.style_blend_weights)} values for {len(args.styles)} styles")
     content = args.content
     styles = args.styles if len(args.styles) > 1 else args.styles[0]
+    if opts.size == 0:
+        w, h = images.load(content, "content image").size
+        opts = opts.replace(size=max(w, h))
+        seconds, memory = api.estimate(w, h)
+        print(
+            f"painterly: warning: --size 0 renders at the content's {w}x{h}: expect about {seconds:.0f} s per "
+            f"iteration at full size on a 2-core CPU and {memory / 2**30:.1f} GiB of memory",
+            file=sys.stderr,
+        )
     metadata = {
         "version": __version__,
         "content": Path(content).name,
@@ -452,7 +516,7 @@ class _UsageError(Exception):
     pass
 
 
-COMMANDS = {"score": score, "demo": demo}
+COMMANDS = {"score": score, "demo": demo, "presets": presets}
 
 
 def main(argv: list[str] | None = None) -> int:

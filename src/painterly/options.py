@@ -104,8 +104,8 @@ class Options:
         from .vgg import LAYER_NAMES
 
         _check(
-            isinstance(self.size, int) and 16 <= self.size <= 16384,
-            f"size must be a whole number of pixels from 16 to 16384, got {self.size!r}",
+            isinstance(self.size, int) and (16 <= self.size <= 16384 or self.size == 0),
+            f"size must be 0 (keep the content's size) or 16 to 16384 px, got {self.size!r}",
         )
         _check(
             isinstance(self.iterations, int) and 0 <= self.iterations <= 100000,
@@ -196,3 +196,26 @@ def _per_layer(layers: tuple[str, ...], weights: tuple[float, ...] | None) -> di
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise OptionsError(message)
+
+
+# Named settings: plain data, applied before the user's own flags (which win).
+# 'ratio' is alpha/beta; every other key is an Options field.
+PRESETS: dict[str, dict] = {
+    "paper": {
+        "about": "the paper exactly: one scale, 1000 L-BFGS iterations from white noise",
+        "multiscale": False,
+        "iterations": 1000,
+        "init": "noise",
+    },
+    "fast": {
+        "about": "a quick preview: coarse-to-fine, 200 iterations, stop early when the loss stalls",
+        "iterations": 200,
+        "stop_tolerance": 2e-3,
+    },
+    "photoreal": {
+        "about": "photo-to-photo look transfer (paper Fig. 7): start from the photo, more content, light smoothing",
+        "init": "content",
+        "ratio": 1e-2,
+        "tv_weight": 1.0,
+    },
+}
