@@ -1,6 +1,6 @@
 """Make docs/demo.png (content | style | result) from `make demo`'s outputs in out/.
 
-    make demo && .venv/bin/python docs/make_demo_figure.py
+make demo && .venv/bin/python docs/make_demo_figure.py
 """
 
 from pathlib import Path

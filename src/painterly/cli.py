@@ -389,6 +389,9 @@ def run(argv: list[str]) -> int:
         **opts.as_metadata(),
     }
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # A shell starts background jobs with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt; Ctrl-C (or `kill -INT`) must always save the image.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     bar = None
     last = None
     started = time.monotonic()
