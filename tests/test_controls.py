@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from conftest import artwork_like, photo_like
 from PIL import Image
 from skimage import color
 
 import painterly
+from conftest import artwork_like, photo_like
 from painterly import losses
 
 TINY = dict(size=48, iterations=25)
@@ -88,8 +88,13 @@ def test_masks_keep_each_region_closer_to_its_own_style(tmp_path):
     left[:, :32] = 255
     Image.fromarray(left).save(tmp_path / "left.png")
     Image.fromarray(255 - left).save(tmp_path / "right.png")
-    out = painterly.stylize(photo_like(), [blue, red], size=64, iterations=40,
-                            style_masks=(str(tmp_path / "left.png"), str(tmp_path / "right.png")))
+    out = painterly.stylize(
+        photo_like(),
+        [blue, red],
+        size=64,
+        iterations=40,
+        style_masks=(str(tmp_path / "left.png"), str(tmp_path / "right.png")),
+    )
     net = api.build_network(painterly.Options(), ["conv2_1"], torch.device("cpu"))
 
     def gram(image):
@@ -108,5 +113,6 @@ def test_masks_keep_each_region_closer_to_its_own_style(tmp_path):
 def test_wrong_number_of_masks_is_an_options_error(tmp_path):
     Image.new("L", (8, 8), 255).save(tmp_path / "m.png")
     with pytest.raises(painterly.OptionsError, match="1 masks for 2 style images"):
-        painterly.stylize(photo_like(), [artwork_like(), red_artwork()], size=32, iterations=1,
-                          style_masks=(str(tmp_path / "m.png"),))
+        painterly.stylize(
+            photo_like(), [artwork_like(), red_artwork()], size=32, iterations=1, style_masks=(str(tmp_path / "m.png"),)
+        )
