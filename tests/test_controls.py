@@ -116,3 +116,39 @@ def test_wrong_number_of_masks_is_an_options_error(tmp_path):
         painterly.stylize(
             photo_like(), [artwork_like(), red_artwork()], size=32, iterations=1, style_masks=(str(tmp_path / "m.png"),)
         )
+
+
+def test_style_layer_weights_choose_which_statistics_are_matched():
+    import torch
+
+    from painterly import api
+
+    content, style = photo_like(), artwork_like()
+    shallow = painterly.stylize(content, style, style_layer_weights=(1, 0, 0, 0, 0), **TINY)
+    deep = painterly.stylize(content, style, style_layer_weights=(0, 0, 0, 0, 1), **TINY)
+    opts = painterly.Options(size=48, style_layers=("conv1_1",))
+    objective = api.build_objective(content, [style], opts, shallow.size, torch.device("cpu"))
+
+    def conv1_1_style_loss(image):
+        with torch.no_grad():
+            return objective(painterly.images.to_tensor(image)).style
+
+    assert conv1_1_style_loss(shallow) < conv1_1_style_loss(deep) / 2
+
+
+def test_several_content_layers_and_init_from_file(tmp_path):
+    content, style = photo_like(), artwork_like()
+    init = tmp_path / "init.png"
+    content.save(init)
+    steps = list(
+        painterly.stylize_iter(
+            content, style, size=48, iterations=0, init=str(init), content_layers=("conv2_2", "conv4_2")
+        )
+    )
+    assert steps[-1].content == 0.0  # started from the photo itself
+    balanced = dict(size=48, iterations=40, style_weight=1.0)  # content matters at this ratio
+    fine = painterly.stylize(content, style, content_layers=("conv2_2",), **balanced)
+    coarse = painterly.stylize(content, style, content_layers=("conv4_2",), **balanced)
+    target = np.asarray(content.resize(fine.size), np.float32)
+    # matching a shallow layer keeps the photo's pixels much closer
+    assert np.abs(np.asarray(fine, np.float32) - target).mean() < np.abs(np.asarray(coarse, np.float32) - target).mean()
