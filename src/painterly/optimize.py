@@ -80,12 +80,16 @@ class _Tracker:
         return result.total.detach() * self.scale
 
 
-def _make_optimizer(name: str, x: torch.Tensor, lr: float, history: int) -> torch.optim.Optimizer:
+def _make_optimizer(
+    name: str, x: torch.Tensor, lr: float, history: int, step_scale: float = 1.0
+) -> torch.optim.Optimizer:
+    """Adam with step size lr, or L-BFGS (unit step, strong-Wolfe line search); `step_scale`
+    shrinks either after a divergence."""
     if name == "adam":
-        return torch.optim.Adam([x], lr=lr)
+        return torch.optim.Adam([x], lr=lr * step_scale)
     return torch.optim.LBFGS(
         [x],
-        lr=1.0,
+        lr=step_scale,
         max_iter=1,
         max_eval=20,
         history_size=history,
@@ -145,7 +149,7 @@ def iterate(
                 )
             with torch.no_grad():
                 x.copy_(tracker.best_image)
-            opt = _make_optimizer(optimizer, x, lr * 0.5**restarts, history)
+            opt = _make_optimizer(optimizer, x, lr, history, step_scale=0.5**restarts)
             tracker._cached = None
             note = f"diverged (loss {loss:.3g}); restarted from the best image"
         yield Step(
