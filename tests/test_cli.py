@@ -183,3 +183,44 @@ def test_size_zero_keeps_the_content_size_and_warns(tmp_path, content_path, styl
     assert main([str(content_path), str(style_path), "-o", str(out), "--size", "0", "--iterations", "2", "-q"]) == 0
     assert Image.open(out).size == Image.open(content_path).size
     assert "s per iteration" in capsys.readouterr().err
+
+
+def test_tiny_max_memory_is_refused_before_any_work_with_a_size_that_fits(tmp_path, content_path, style_path, capsys):
+    out = tmp_path / "out.png"
+    start = time.monotonic()
+    code = main([str(content_path), str(style_path), "-o", str(out), "--size", "1024", "--max-memory", "700M"])
+    assert code == 2
+    line = one_line_error(capsys)
+    assert "needs about" in line and "--max-memory" in line
+    suggested = int(line.split("try --size ")[1].split()[0])
+    assert 64 <= suggested < 1024
+    assert not out.exists()
+    assert time.monotonic() - start < 10  # refused before the network is built or any iteration runs
+    # the suggestion fits: --auto-size picks it and the run completes
+    assert (
+        main(
+            [
+                str(content_path),
+                str(style_path),
+                "-o",
+                str(out),
+                "--size",
+                "1024",
+                "--max-memory",
+                "700M",
+                "--auto-size",
+                "--iterations",
+                "1",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    assert max(Image.open(out).size) == suggested
+
+
+def test_max_memory_value_is_checked(tmp_path, content_path, style_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([str(content_path), str(style_path), "-o", str(tmp_path / "o.png"), "--max-memory", "lots"])
+    assert info.value.code == 2
+    assert "512M or 4G" in one_line_error(capsys)

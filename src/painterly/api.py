@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import color, images, samples, vgg
+from . import color, images, resources, samples, vgg
 from .errors import OptionsError, ResourceError
 from .objective import Objective
 from .optimize import Step, iterate
@@ -171,6 +171,7 @@ def stylize_iter(content, style, options: Options | None = None, **changes) -> I
     original, style_ims = load_inputs(content, style)
     if opts.size == 0:  # the content's own resolution
         opts = opts.replace(size=max(original.size))
+    opts = guard_memory(opts, output_size(original, opts.size))
     masks = load_masks(opts, len(style_ims))
     content_im, style_ims = _prepare_colors(original, style_ims, opts.preserve_colors)
     device = pick_device(opts.device)
@@ -212,6 +213,23 @@ def stylize_iter(content, style, options: Options | None = None, **changes) -> I
         yield step
 
 
+def guard_memory(opts: Options, size: tuple[int, int]) -> Options:
+    """Refuse (ResourceError with a size that fits) or, with `auto_size`, shrink a run whose
+    estimated peak memory exceeds `max_memory` or the memory available now."""
+    history = opts.lbfgs_history if opts.optimizer == "lbfgs" else 1
+    fits = resources.check_memory(size[0], size[1], history, opts.max_memory)
+    if fits is None:
+        return opts
+    need = resources.estimate(size[0], size[1], history)[1]
+    if opts.auto_size:
+        return opts.replace(size=fits)
+    limit = "--max-memory" if opts.max_memory is not None else "available memory"
+    raise ResourceError(
+        f"{size[0]}x{size[1]} needs about {need / 2**30:.1f} GiB, more than the {limit}; "
+        f"try --size {fits} (or --auto-size)"
+    )
+
+
 def _prepare_colors(
     content: Image.Image, styles: list[Image.Image], method: str
 ) -> tuple[Image.Image, list[Image.Image]]:
@@ -221,18 +239,6 @@ def _prepare_colors(
     if method == "luminance":
         return color.luminance(content), [color.luminance_matched(s, content) for s in styles]
     return content, styles
-
-
-# Measured on the 2-core AVX2 development machine (bench/speed.py, fp32, L-BFGS, up to conv5_1).
-SECONDS_PER_MEGAPIXEL_ITERATION = 14.0
-BASE_MEMORY_BYTES = 500 * 2**20
-MEMORY_BYTES_PER_MEGAPIXEL = 5.5 * 2**30
-
-
-def estimate(width: int, height: int) -> tuple[float, float]:
-    """Rough (seconds per iteration on a 2-core CPU, peak memory in bytes) for one scale of W x H."""
-    megapixels = width * height / 1e6
-    return SECONDS_PER_MEGAPIXEL_ITERATION * megapixels, BASE_MEMORY_BYTES + MEMORY_BYTES_PER_MEGAPIXEL * megapixels
 
 
 STOP_WINDOW = 10  # iterations over which the stopping rule measures progress

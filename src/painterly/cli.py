@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, api, images
+from . import __version__, api, images, resources
 from .errors import DivergedError, PainterlyError
 from .options import (
     COLOR_METHODS,
@@ -52,6 +52,13 @@ def _floats(text: str) -> tuple[float, ...]:
         return tuple(float(x) for x in text.replace(" ", "").split(",") if x)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _bytes(text: str) -> float:
+    try:
+        return resources.parse_bytes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _layers(text: str) -> tuple[str, ...]:
@@ -179,6 +186,18 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         help="with --weights torchvision: download torchvision's VGG-19 (off by default)",
     )
     d = p.add_argument_group("compute")
+    d.add_argument(
+        "--max-memory",
+        type=_bytes,
+        default=None,
+        metavar="SIZE",
+        help="refuse runs estimated to need more (e.g. 4G); default: the memory available now",
+    )
+    d.add_argument(
+        "--auto-size",
+        action="store_true",
+        help="shrink --size to fit the memory limit instead of refusing (default off)",
+    )
     d.add_argument(
         "--device", choices=DEVICES, default=DEFAULTS.device, help="auto picks CUDA when present (default %(default)s)"
     )
@@ -315,6 +334,8 @@ def _options(args: argparse.Namespace) -> Options:
         allow_download=args.download_weights,
         device=args.device,
         precision=args.precision,
+        max_memory=args.max_memory,
+        auto_size=args.auto_size,
     )
     for name in ("iterations", "init", "seed", "optimizer", "lr", "multiscale", "time_budget", "stop_tolerance"):
         if hasattr(args, name):
@@ -376,7 +397,7 @@ def run(argv: list[str]) -> int:
     if opts.size == 0:
         w, h = images.load(content, "content image").size
         opts = opts.replace(size=max(w, h))
-        seconds, memory = api.estimate(w, h)
+        seconds, memory = resources.estimate(w, h, opts.lbfgs_history)
         print(
             f"painterly: warning: --size 0 renders at the content's {w}x{h}: expect about {seconds:.0f} s per "
             f"iteration at full size on a 2-core CPU and {memory / 2**30:.1f} GiB of memory",

@@ -63,6 +63,8 @@ class Options:
     lr: float = 0.02
     lbfgs_history: int = 100
     device: str = "auto"
+    max_memory: float | None = None
+    auto_size: bool = False
     precision: str = "auto"
     channels_last: bool = True
 

@@ -1,0 +1,73 @@
+"""Time and memory estimates, and the memory guard that refuses a run before any work.
+
+The constants are fitted to bench/speed.py on the 2-core AVX2 development machine (fp32,
+L-BFGS, network up to conv5_1): peak RSS 649 / 1033 / 2480 MiB at 256 / 512 / 1024 px with a
+short history, plus L-BFGS's history of 2 x `history` image-sized float32 vectors.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .errors import ResourceError
+
+SECONDS_PER_MEGAPIXEL_EVALUATION = 6.0
+EVALUATIONS_PER_ITERATION = 1.3
+BASE_BYTES = 530 * 2**20  # interpreter, torch, weights
+NETWORK_BYTES_PER_PIXEL = 3000  # activations kept for the backward pass (fp32, up to conv5_1)
+OPTIMIZER_BYTES_PER_VALUE = 4 * 2  # float32 s and y vectors per history entry
+
+
+def estimate(width: int, height: int, history: int = 100) -> tuple[float, float]:
+    """(seconds per iteration on a 2-core CPU, peak memory in bytes) for an output of W x H px."""
+    pixels = width * height
+    seconds = SECONDS_PER_MEGAPIXEL_EVALUATION * EVALUATIONS_PER_ITERATION * pixels / 1e6
+    memory = BASE_BYTES + pixels * (NETWORK_BYTES_PER_PIXEL + 3 * OPTIMIZER_BYTES_PER_VALUE * history)
+    return seconds, memory
+
+
+def available_memory() -> float | None:
+    """Bytes of memory available now (Linux MemAvailable), or None when unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def largest_fitting_side(width: int, height: int, history: int, limit: float) -> int:
+    """The largest long side (px) whose estimated peak memory stays under `limit` bytes."""
+    per_pixel = NETWORK_BYTES_PER_PIXEL + 3 * OPTIMIZER_BYTES_PER_VALUE * history
+    pixels = max(0.0, (limit - BASE_BYTES) / per_pixel)
+    aspect = min(width, height) / max(width, height)
+    return int(math.sqrt(pixels / aspect))
+
+
+def check_memory(width: int, height: int, history: int, limit: float | None) -> int | None:
+    """None if W x H fits under `limit` bytes (or the available memory when None); otherwise
+    the largest long side that fits. Raises ResourceError when not even 64 px fits."""
+    need = estimate(width, height, history)[1]
+    cap = limit if limit is not None else available_memory()
+    if cap is None or need <= cap:
+        return None
+    side = largest_fitting_side(width, height, history, cap)
+    if side < 64:
+        raise ResourceError(f"only {cap / 2**30:.2f} GiB of memory allowed: not enough for any useful size")
+    return side
+
+
+def parse_bytes(text: str) -> float:
+    """'512M', '4G', '1.5GiB', '1000000' -> bytes."""
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = (t[:-1], t[-1]) if t and t[-1] in units else (t, "")
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise ValueError(f"expected a size like 512M or 4G, got {text!r}") from None
+    if not value > 0:
+        raise ValueError(f"expected a size > 0, got {text!r}")
+    return value
