@@ -161,11 +161,14 @@ def load_inputs(content, style) -> tuple[Image.Image, list[Image.Image]]:
     return images.load(content, "content image"), [images.load(s, "style image") for s in styles]
 
 
-def stylize_iter(content, style, options: Options | None = None, **changes) -> Iterator[Step]:
+def stylize_iter(
+    content, style, options: Options | None = None, resume: dict | None = None, **changes
+) -> Iterator[Step]:
     """Yield a `Step` (iteration, losses, best image so far) after every iteration.
 
     `content`: path, PIL image or HxWx3 array; `style`: one of those or a list of them.
     The last step's `image` ([1,3,H,W], RGB 0..1) is the result; see `images.to_image`.
+    `step.checkpoint()` gives a dict that `resume=` takes to continue the same run exactly.
     """
     opts = make_options(options, **changes)
     original, style_ims = load_inputs(content, style)
@@ -182,6 +185,8 @@ def stylize_iter(content, style, options: Options | None = None, **changes) -> I
     done = 0
     x = step = None
     for k, (side, iterations) in enumerate(schedule):
+        if resume is not None and k < resume["scale_index"]:
+            continue
         size = output_size(content_im, side)
         objective = build_objective(content_im, style_ims, opts, size, device, masks)
         if x is None:
@@ -193,8 +198,14 @@ def stylize_iter(content, style, options: Options | None = None, **changes) -> I
             now = time.monotonic()
             scale_deadline = now + (deadline - now) * work[k] / max(1, sum(work[k:]))
         losses: list[float] = []
-        for step in iterate(objective, x, iterations, opts.optimizer, opts.lr, opts.lbfgs_history):
+        inner, local = None, 0
+        if resume is not None and k == resume["scale_index"]:
+            inner, done, x = resume["iterate"], resume["done"], resume["iterate"]["x"]
+            resume = None
+        for step in iterate(objective, x, iterations, opts.optimizer, opts.lr, opts.lbfgs_history, inner):
             losses.append(step.loss)
+            step.checkpoint = _outer_checkpoint(step.checkpoint, k, done)
+            local = step.iteration
             step.iteration += done
             step.iterations = opts.iterations
             step.scale = side
@@ -208,7 +219,7 @@ def stylize_iter(content, style, options: Options | None = None, **changes) -> I
             ):
                 break
         x = raw
-        done += len(losses) if iterations else 0
+        done += local if iterations else 0
     if opts.iterations == 0:
         yield step
 
@@ -242,6 +253,10 @@ def _prepare_colors(
 
 
 STOP_WINDOW = 10  # iterations over which the stopping rule measures progress
+
+
+def _outer_checkpoint(inner: Callable[[], dict], scale_index: int, done: int) -> Callable[[], dict]:
+    return lambda: {"scale_index": scale_index, "done": done, "iterate": inner()}
 
 
 def _converged(losses: list[float], tolerance: float) -> bool:

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, api, images, resources
+from . import __version__, api, checkpoint, images, resources
 from .errors import DivergedError, PainterlyError
 from .options import (
     COLOR_METHODS,
@@ -229,9 +229,16 @@ def _run_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="N",
-        help="also save the image every N iterations as OUT-stem.iterN.png (default off)",
+        help="also save the image every N iterations as OUT-stem.iterN.png, and a checkpoint OUT.ckpt (default off)",
     )
     o.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    o.add_argument(
+        "--resume",
+        default=None,
+        metavar="CKPT",
+        help="continue an interrupted run from OUT.ckpt (written on Ctrl-C and with --save-every); "
+        "give the same command and settings (default none)",
+    )
     r = p.add_argument_group("optimisation")
     r.add_argument(
         "--preset",
@@ -343,12 +350,21 @@ def _options(args: argparse.Namespace) -> Options:
     return Options(**fields).validate()
 
 
-class _Terminated(Exception):
-    """SIGTERM, handled like Ctrl-C."""
+# Settings that may change between an interrupted run and its --resume.
+RESUMABLE_CHANGES = ("time_budget", "stop_tolerance")
 
 
-def _on_sigterm(signum, frame):
-    raise _Terminated()
+class _StopRequest:
+    """Ctrl-C / SIGTERM: the first asks to stop after the current iteration, a second stops now."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.at_step_boundary = False
+
+    def handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
 
 
 def _intermediate_path(out: Path, iteration: int) -> Path:
@@ -385,7 +401,7 @@ def run(argv: list[str]) -> int:
     inputs = [args.content, *args.styles, *(opts.style_masks or ())]
     if opts.init not in ("noise", "content", "style"):
         inputs.append(opts.init)
-    out = images.check_output(args.output, inputs, args.overwrite)
+    out = images.check_output(args.output, inputs, args.overwrite or bool(args.resume))
     if (
         len(args.styles) > 1
         and opts.style_blend_weights is not None
@@ -409,15 +425,20 @@ def run(argv: list[str]) -> int:
         "style": ",".join(Path(s).name for s in args.styles),
         **opts.as_metadata(),
     }
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    # A shell starts background jobs with SIGINT ignored, and Python then never raises
-    # KeyboardInterrupt; Ctrl-C (or `kill -INT`) must always save the image.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # The first Ctrl-C/SIGTERM stops after the current iteration, so the checkpoint is consistent;
+    # a second one stops at once. Installed explicitly: a shell starts background jobs with SIGINT
+    # ignored, and Python then never raises KeyboardInterrupt.
+    stop = _StopRequest()
+    signal.signal(signal.SIGTERM, stop.handle)
+    signal.signal(signal.SIGINT, stop.handle)
+    ckpt_path = checkpoint.path_for(out)
+    settings = {k: v for k, v in metadata.items() if k not in RESUMABLE_CHANGES}
+    resume = checkpoint.load(args.resume, settings) if args.resume else None
     bar = None
     last = None
     started = time.monotonic()
     try:
-        steps = api.stylize_iter(content, styles, opts)
+        steps = api.stylize_iter(content, styles, opts, resume=resume)
         for last in steps:
             if bar is None and not args.quiet:
                 bar = _progress_bar(opts)
@@ -436,19 +457,28 @@ def run(argv: list[str]) -> int:
                     _intermediate_path(out, last.iteration),
                     {**metadata, "iteration": str(last.iteration)},
                 )
-    except (KeyboardInterrupt, _Terminated):
+                checkpoint.save(ckpt_path, last.checkpoint(), settings)
+            if stop.requested:
+                stop.at_step_boundary = True
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
         if bar is not None:
             bar.close()
         if last is None:
             print("painterly: interrupted before the first iteration; nothing saved", file=sys.stderr)
             return EXIT_INTERRUPTED
+        resumable = ""
+        if stop.at_step_boundary:
+            checkpoint.save(ckpt_path, last.checkpoint(), settings)
+            resumable = f"; continue with the same command plus --resume {ckpt_path}"
         images.save(
             images.to_image(last.image),
             out,
             {**metadata, "iteration": str(last.iteration), "interrupted": "true", "loss": f"{last.loss:.6g}"},
         )
         print(
-            f"painterly: interrupted at iteration {last.iteration}; best image so far saved to {out}", file=sys.stderr
+            f"painterly: interrupted at iteration {last.iteration}; best image so far saved to {out}{resumable}",
+            file=sys.stderr,
         )
         return EXIT_INTERRUPTED
     except DivergedError as exc:

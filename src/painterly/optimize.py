@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -36,6 +36,7 @@ class Step:
     image: torch.Tensor
     note: str = ""
     scale: int = 0  # long side (px) of the scale this step ran at
+    checkpoint: Callable[[], dict] | None = field(default=None, repr=False)  # resumable state, on demand
 
 
 class _NonFinite(Exception):
@@ -106,18 +107,40 @@ def iterate(
     optimizer: str = "lbfgs",
     lr: float = 0.02,
     history: int = 100,
+    resume: dict | None = None,
 ) -> Iterator[Step]:
     """Minimise `objective` over the pixels of `init` (RGB 0..1, [1,3,H,W]) for `iterations` steps.
 
     The objective sees the image clamped to 0..1 (what will be saved); the pixels themselves
     are projected onto 0..1 every PROJECT_EVERY iterations. Yields a `Step` per iteration;
-    the last one's `image` is the result.
+    the last one's `image` is the result. `step.checkpoint()` returns the state that `resume`
+    takes to continue exactly where that step left off.
     """
     x = init.detach().clone().requires_grad_(True)
     tracker = _Tracker(objective, x)
     opt = _make_optimizer(optimizer, x, lr, history)
     restarts = 0
     iteration = 0
+    if resume is not None:
+        with torch.no_grad():
+            x.copy_(resume["x"])
+        opt.load_state_dict(resume["optimizer"])
+        tracker.scale, tracker.best_loss = resume["scale"], resume["best_loss"]
+        tracker.best_image, tracker.evaluations = resume["best_image"], resume["evaluations"]
+        iteration, restarts = resume["iteration"], resume["restarts"]
+
+    def checkpoint() -> dict:
+        return {
+            "x": x.detach().clone(),
+            "optimizer": opt.state_dict(),
+            "scale": tracker.scale,
+            "best_loss": tracker.best_loss,
+            "best_image": tracker.best_image,
+            "evaluations": tracker.evaluations,
+            "iteration": iteration,
+            "restarts": restarts,
+        }
+
     if iterations == 0:
         tracker.closure()
     while iteration < iterations:
@@ -162,6 +185,7 @@ def iterate(
             evaluations=tracker.evaluations,
             image=tracker.best_image,
             note=note,
+            checkpoint=checkpoint,
         )
     if iterations == 0:
         current = tracker.last
