@@ -111,7 +111,7 @@ def _from_array(array: np.ndarray, name: str) -> Image.Image:
         a = a / 257.0
     elif a.dtype == np.bool_:
         a = a * 255.0
-    a = np.round(a).astype(np.uint8)
+    a = np.round(np.clip(a, 0, 255)).astype(np.uint8)  # other integer types: clip, never wrap around
     mode = {1: "L", 3: "RGB", 4: "RGBA"}[a.shape[2]]
     return Image.fromarray(a[:, :, 0] if mode == "L" else a, mode)
 
