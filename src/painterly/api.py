@@ -189,7 +189,11 @@ def stylize_iter(
             continue
         size = output_size(content_im, side)
         objective = build_objective(content_im, style_ims, opts, size, device, masks)
-        if x is None:
+        inner, local = None, 0
+        if resume is not None:  # k == the checkpoint's scale: continue from its state
+            inner, done, x = resume["iterate"], resume["done"], resume["iterate"]["x"]
+            resume = None
+        elif x is None:
             x = initial_image(opts.init, content_im, style_ims, size, opts.seed).to(device)
         else:  # coarse-to-fine: the previous scale's result, upsampled, starts this one
             x = F.interpolate(x, size=(size[1], size[0]), mode="bicubic", align_corners=False).clamp(0, 1)
@@ -198,10 +202,6 @@ def stylize_iter(
             now = time.monotonic()
             scale_deadline = now + (deadline - now) * work[k] / max(1, sum(work[k:]))
         losses: list[float] = []
-        inner, local = None, 0
-        if resume is not None and k == resume["scale_index"]:
-            inner, done, x = resume["iterate"], resume["done"], resume["iterate"]["x"]
-            resume = None
         for step in iterate(objective, x, iterations, opts.optimizer, opts.lr, opts.lbfgs_history, inner):
             losses.append(step.loss)
             step.checkpoint = _outer_checkpoint(step.checkpoint, k, done)
@@ -252,11 +252,11 @@ def _prepare_colors(
     return content, styles
 
 
-STOP_WINDOW = 10  # iterations over which the stopping rule measures progress
-
-
 def _outer_checkpoint(inner: Callable[[], dict], scale_index: int, done: int) -> Callable[[], dict]:
     return lambda: {"scale_index": scale_index, "done": done, "iterate": inner()}
+
+
+STOP_WINDOW = 10  # iterations over which the stopping rule measures progress
 
 
 def _converged(losses: list[float], tolerance: float) -> bool:
