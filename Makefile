@@ -4,16 +4,17 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_PIN := torch==2.13.0
 
-.PHONY: install demo test lint bench format
+.PHONY: install demo test lint bench bench-web format web
 
 install: $(VENV)/.installed
 
-# torch is pinned first so the open range in pyproject (torch>=2.2) never pulls a CUDA build here.
+# torch is pinned first so the open range in pyproject (torch>=2.2) never pulls a CUDA build here
+# (gradio in the web extra depends on nothing that pulls torch).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PIN)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,web]'
 	touch $@
 
 demo: install
@@ -33,3 +34,9 @@ format: install
 
 bench: install
 	$(PY) bench/speed.py
+
+bench-web: install
+	$(PY) bench/web_load.py
+
+web: install
+	$(VENV)/bin/painterly web
