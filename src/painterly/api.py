@@ -8,9 +8,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -280,6 +282,34 @@ def stylize(
         if callback is not None:
             callback(last)
     return images.to_image(last.image)
+
+
+def output_metadata(options: Options, content, styles: Sequence) -> dict[str, str]:
+    """Text chunks for a result PNG: version, input file names and every setting (reproducibility).
+
+    `content` and `styles` are paths (only their file names are kept) or other image sources.
+    """
+    from . import __version__
+
+    def name(source) -> str:
+        return Path(source).name if isinstance(source, str | os.PathLike) else images.describe(source)
+
+    return {
+        "version": __version__,
+        "content": name(content),
+        "style": ",".join(name(s) for s in styles),
+        **options.as_metadata(),
+    }
+
+
+def step_metadata(step: Step) -> dict[str, str]:
+    """Text chunks describing how far a run got: iterations done and its losses."""
+    return {
+        "iterations_done": str(step.iteration),
+        "loss": f"{step.loss:.6g}",
+        "content_loss": f"{step.content:.6g}",
+        "style_loss": f"{step.style:.6g}",
+    }
 
 
 @dataclass

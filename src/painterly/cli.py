@@ -419,12 +419,7 @@ def run(argv: list[str]) -> int:
             f"iteration at full size on a 2-core CPU and {memory / 2**30:.1f} GiB of memory",
             file=sys.stderr,
         )
-    metadata = {
-        "version": __version__,
-        "content": Path(content).name,
-        "style": ",".join(Path(s).name for s in args.styles),
-        **opts.as_metadata(),
-    }
+    metadata = api.output_metadata(opts, content, args.styles)
     # The first Ctrl-C/SIGTERM stops after the current iteration, so the checkpoint is consistent;
     # a second one stops at once. Installed explicitly: a shell starts background jobs with SIGINT
     # ignored, and Python then never raises KeyboardInterrupt.
@@ -492,12 +487,7 @@ def run(argv: list[str]) -> int:
         return 1
     if bar is not None:
         bar.close()
-    metadata.update(
-        iterations_done=str(last.iteration),
-        loss=f"{last.loss:.6g}",
-        content_loss=f"{last.content:.6g}",
-        style_loss=f"{last.style:.6g}",
-    )
+    metadata.update(api.step_metadata(last))
     images.save(images.to_image(last.image), out, metadata)
     if not args.quiet:
         print(
