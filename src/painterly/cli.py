@@ -2,6 +2,7 @@
 
 painterly CONTENT STYLE [STYLE ...] -o OUT [options]
 painterly score CONTENT STYLE OUTPUT [OUTPUT ...] [options]
+painterly web [--host 127.0.0.1] [--port 7860] [--concurrency 1]
 """
 
 from __future__ import annotations
@@ -214,7 +215,7 @@ def _run_parser() -> argparse.ArgumentParser:
         prog="painterly",
         description="Render a photograph in the style of one or more artworks "
         "(Gatys, Ecker & Bethge, CVPR 2016). Other commands: 'painterly score --help', "
-        "'painterly demo --help', 'painterly presets'.",
+        "'painterly demo --help', 'painterly presets', 'painterly web --help'.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -556,11 +557,63 @@ def demo(argv: list[str]) -> int:
     return run([*paths, "-o", str(out), *defaults, *rest])
 
 
+def web(argv: list[str]) -> int:
+    """Serve the web UI: upload a photo and style images, watch the picture form, download the PNG.
+
+    Runs take turns through a queue; it listens on 127.0.0.1 (this machine only) unless --host says otherwise.
+    """
+    p = _Parser(prog="painterly web", description=web.__doc__)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for all (default %(default)s)")
+    p.add_argument("--port", type=int, default=7860, help="TCP port (default %(default)s)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        metavar="N",
+        help="runs at once; each needs its own memory, the others wait in the queue (default %(default)s)",
+    )
+    p.add_argument("--max-queue", type=int, default=32, metavar="N", help="runs waiting at most (default %(default)s)")
+    p.add_argument("--max-size", type=int, default=1024, metavar="PX", help="largest output size (default %(default)s)")
+    p.add_argument("--device", choices=DEVICES, default=DEFAULTS.device, help="(default %(default)s)")
+    p.add_argument(
+        "--max-memory",
+        type=_bytes,
+        default=None,
+        metavar="SIZE",
+        help="refuse runs estimated to need more (e.g. 4G); default: the memory available at the time",
+    )
+    args = p.parse_args(argv)
+    for name in ("concurrency", "max_queue"):
+        if getattr(args, name) < 1:
+            raise _UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if not 64 <= args.max_size <= 16384:
+        raise _UsageError("--max-size must be from 64 to 16384 px")
+    if not 0 <= args.port <= 65535:
+        raise _UsageError(f"--port must be from 0 to 65535, got {args.port}")
+    try:
+        from . import web as webui
+    except ImportError as exc:
+        if exc.name is None or not exc.name.startswith("gradio"):
+            raise
+        raise _UsageError("the web UI needs Gradio: pip install 'painterly[web]'") from None
+    print(f"painterly: serving the web UI on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
+    webui.serve(
+        args.host,
+        args.port,
+        concurrency=args.concurrency,
+        max_queue=args.max_queue,
+        max_side=args.max_size,
+        device=args.device,
+        max_memory=args.max_memory,
+    )
+    return 0
+
+
 class _UsageError(Exception):
     pass
 
 
-COMMANDS = {"score": score, "demo": demo, "presets": presets}
+COMMANDS = {"score": score, "demo": demo, "presets": presets, "web": web}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,8 +34,8 @@ def describe(source: ImageSource) -> str:
     return f"image {getattr(source, 'size', '')}"
 
 
-def load(source: ImageSource, what: str = "image") -> Image.Image:
-    """Load a path, PIL image or array as an 8-bit RGB PIL image.
+def load(source: ImageSource, what: str = "image", max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Load a path, PIL image or array as an 8-bit RGB PIL image of at most `max_pixels` pixels.
 
     EXIF orientation is applied; palette, 16-bit, CMYK, grayscale and alpha images are
     converted (alpha composited on white). Raises InputImageError with a one-line reason.
@@ -46,19 +46,23 @@ def load(source: ImageSource, what: str = "image") -> Image.Image:
     elif isinstance(source, Image.Image):
         image = source
     elif isinstance(source, str | os.PathLike):
-        image = _open_file(Path(source), what)
+        image = _open_file(Path(source), what, max_pixels)
     else:
         raise InputImageError(f"{what}: cannot use a {type(source).__name__} as an image")
     if image.width < 1 or image.height < 1:
         raise InputImageError(f"{what} {name}: image has zero size")
-    if image.width * image.height > MAX_PIXELS:
-        raise InputImageError(
-            f"{what} {name}: {image.width}x{image.height} is too large (limit {MAX_PIXELS // 1_000_000} megapixels)"
-        )
+    _check_pixels(image, what, name, max_pixels)
     return to_rgb(image)
 
 
-def _open_file(path: Path, what: str) -> Image.Image:
+def _check_pixels(image: Image.Image, what: str, name: str, max_pixels: int) -> None:
+    if image.width * image.height > max_pixels:
+        raise InputImageError(
+            f"{what} {name}: {image.width}x{image.height} is too large (limit {max_pixels / 1e6:g} megapixels)"
+        )
+
+
+def _open_file(path: Path, what: str, max_pixels: int) -> Image.Image:
     if not path.exists():
         raise InputImageError(f"{what} {path}: no such file")
     if path.is_dir():
@@ -74,11 +78,7 @@ def _open_file(path: Path, what: str) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(path)
-            if image.width * image.height > MAX_PIXELS:
-                raise InputImageError(
-                    f"{what} {path}: {image.width}x{image.height} is too large "
-                    f"(limit {MAX_PIXELS // 1_000_000} megapixels)"
-                )
+            _check_pixels(image, what, str(path), max_pixels)  # from the header, before decoding
             image.seek(0)  # first frame of animations
             ImageFile.LOAD_TRUNCATED_IMAGES = False
             image.load()
