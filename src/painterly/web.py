@@ -9,6 +9,7 @@ run's settings embedded, so a cancelled run still leaves its best image to downl
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import tempfile
 import time
@@ -63,7 +64,6 @@ def _floats(text: str, what: str) -> tuple[float, ...] | None:
 
 
 def make_options(
-    styles: int,
     size: float,
     ratio: float,
     iterations: float,
@@ -82,21 +82,24 @@ def make_options(
     network: str,
     multiscale: bool,
     stop_tolerance: float,
+    *,
+    style_count: int = 1,
     device: str = DEFAULTS.device,
     max_memory: float | None = None,
 ) -> Options:
     """The UI's controls as validated `Options`; bad values raise gr.Error with one line.
 
-    `ratio` is alpha/beta (alpha = 1, beta = 1/ratio, as the CLI's --ratio); `time_budget`
-    is in seconds, 0 or None for none; `styles` is the number of style images.
+    The positional parameters are the page's controls (`CONTROLS`, in order). `ratio` is
+    alpha/beta (alpha = 1, beta = 1/ratio, as the CLI's --ratio); `time_budget` is in
+    seconds, 0 or None for none; `style_count` is the number of style images.
     """
     if ratio is None or not ratio > 0 or not math.isfinite(ratio):
         raise gr.Error(f"alpha/beta must be a number > 0, got {ratio!r}")
     if init not in INITS:  # never a path: the UI must not read files on the server
         raise gr.Error(f"init must be one of {', '.join(INITS)}")
     blend = _floats(style_weights, "style weights")
-    if blend is not None and len(blend) != styles:
-        raise gr.Error(f"style weights has {len(blend)} values for {styles} style images")
+    if blend is not None and len(blend) != style_count:
+        raise gr.Error(f"style weights has {len(blend)} values for {style_count} style images")
     try:
         return Options(
             size=int(size),
@@ -123,6 +126,15 @@ def make_options(
         ).validate()
     except (PainterlyError, TypeError, ValueError) as exc:
         raise gr.Error(str(exc)) from None
+
+
+# The page's controls: make_options' positional parameters, which are also the names that
+# API clients (gradio_client) use, e.g. client.submit(content=..., styles=[...], size=64, api_name="/stylize").
+CONTROLS = tuple(
+    name
+    for name, p in inspect.signature(make_options).parameters.items()
+    if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+)
 
 
 def progress_text(step, started: float, done: bool = False, stopped: str = "") -> str:
@@ -167,7 +179,7 @@ def _run_handler(device: str, max_memory: float | None, max_pixels: int):
     def run(content, styles, *controls):
         """Stream (preview, progress text, download) while the run goes on."""
         content, styles = _load_inputs(content, styles, max_pixels)
-        options = make_options(len(styles), *controls, device=device, max_memory=max_memory)
+        options = make_options(*controls, style_count=len(styles), device=device, max_memory=max_memory)
         # One directory per run: its PNG is what the UI shows and offers; gone when the run ends,
         # after Gradio has copied the last one into its own cache.
         with tempfile.TemporaryDirectory(prefix="painterly-web-") as tmp:
@@ -177,6 +189,11 @@ def _run_handler(device: str, max_memory: float | None, max_pixels: int):
             except PainterlyError as exc:
                 raise gr.Error(str(exc).replace(str(content), _name(content))) from None
 
+    # Named parameters, so API clients can pass controls by name and leave the rest at the page's values.
+    names = ("content", "styles", *CONTROLS)
+    run.__signature__ = inspect.Signature(
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+    )
     return run
 
 
@@ -227,19 +244,31 @@ def build_app(
         with gr.Row():
             with gr.Column(scale=1):
                 content = gr.Image(
-                    label="Content photo", type="filepath", image_mode=None, sources=["upload"], height=220
+                    label="Content photo",
+                    type="filepath",
+                    image_mode=None,
+                    sources=["upload"],
+                    height=220,
+                    elem_id="content",
                 )
                 styles = gr.File(
-                    label="Style image(s)", file_count="multiple", file_types=["image"], type="filepath", height=120
+                    label="Style image(s)",
+                    file_count="multiple",
+                    file_types=["image"],
+                    type="filepath",
+                    height=120,
+                    elem_id="styles",
                 )
                 demo = gr.Button("Use the demo images (cat + micrograph)", size="sm")
                 with gr.Row():
-                    size = gr.Slider(64, max_side, value=min(256, max_side), step=16, label="Size (long side, px)")
+                    size = gr.Slider(
+                        64, max_side, value=min(256, max_side), step=16, label="Size (long side, px)", elem_id="size"
+                    )
                     ratio = gr.Number(
                         DEFAULTS.ratio, label="Content/style ratio alpha/beta", info="smaller = stronger style"
                     )
                 with gr.Row():
-                    iterations = gr.Slider(0, 2000, value=300, step=10, label="Iterations")
+                    iterations = gr.Slider(0, 2000, value=300, step=1, label="Iterations", elem_id="iterations")
                     time_budget = gr.Number(0, label="Time budget (s)", info="0 = none", minimum=0)
                 with gr.Row():
                     preserve = gr.Radio(list(COLOR_METHODS), value=DEFAULTS.preserve_colors, label="Preserve colours")
@@ -250,7 +279,9 @@ def build_app(
                         init = gr.Radio(list(INITS), value=DEFAULTS.init, label="Start from")
                         multiscale = gr.Checkbox(DEFAULTS.multiscale, label="Coarse-to-fine above 256 px")
                     with gr.Row():
-                        style_weights = gr.Textbox(label="Style blend weights", placeholder="e.g. 3,7 (default equal)")
+                        style_weights = gr.Textbox(
+                            "", label="Style blend weights", placeholder="e.g. 3,7 (default equal)"
+                        )
                         style_scale = gr.Slider(0.25, 2.0, value=DEFAULTS.style_scale, step=0.05, label="Style scale")
                     with gr.Row():
                         tv_weight = gr.Number(DEFAULTS.tv_weight, label="TV smoothing weight", minimum=0)
@@ -280,26 +311,27 @@ def build_app(
                     f"Uploads up to {MAX_FILE_SIZE.upper()} and {max_pixels // 1_000_000} megapixels each. "
                     f"Runs take turns ({concurrency} at a time); your place in the queue shows above the picture."
                 )
-        controls = [
-            size,
-            ratio,
-            iterations,
-            time_budget,
-            preserve,
-            seed,
-            init,
-            style_weights,
-            style_scale,
-            tv_weight,
-            content_layers,
-            style_layers,
-            optimizer,
-            lr,
-            pooling,
-            network,
-            multiscale,
-            stop_tolerance,
-        ]
+        by_name = dict(
+            size=size,
+            ratio=ratio,
+            iterations=iterations,
+            time_budget=time_budget,
+            preserve_colors=preserve,
+            seed=seed,
+            init=init,
+            style_weights=style_weights,
+            style_scale=style_scale,
+            tv_weight=tv_weight,
+            content_layers=content_layers,
+            style_layers=style_layers,
+            optimizer=optimizer,
+            lr=lr,
+            pooling=pooling,
+            network=network,
+            multiscale=multiscale,
+            stop_tolerance=stop_tolerance,
+        )
+        controls = [by_name[name] for name in CONTROLS]
         demo.click(_demo_inputs, None, [content, styles], queue=False, api_visibility="private")
         preset.change(
             _preset_values,

@@ -1,0 +1,215 @@
+"""Load test of the web UI: N clients submit at once through gradio_client; all must finish.
+
+Starts `painterly web` on a free loopback port in a subprocess, submits one run per client
+(each its own session) at the same moment, and prints per-client queue wait and run time, the
+largest queue position seen, whether every client got a valid PNG, and the server's peak RSS.
+Only 127.0.0.1 is contacted; every request loop is bounded by --timeout.
+
+    .venv/bin/python bench/web_load.py --clients 8 --size 64 --iterations 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+STARTUP_TIMEOUT = 240  # s: importing gradio and torch on a busy 2-core machine is slow
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, *args: str, log: Path | None = None) -> subprocess.Popen:
+    """`painterly web --port PORT ARGS` in a subprocess (one torch thread; stdout/stderr to `log`)."""
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+    return subprocess.Popen(
+        [sys.executable, "-m", "painterly", "web", "--port", str(port), *args],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = STARTUP_TIMEOUT) -> None:
+    """Return once `url` answers 200; raise if the server exits or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} before answering")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"server at {url} did not answer within {timeout:.0f} s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a live process, MiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc status")
+
+
+@dataclass
+class ClientResult:
+    """What one client saw: seconds queued and running, largest queue position, its PNG."""
+
+    index: int
+    wait_s: float = 0.0
+    run_s: float = 0.0
+    max_rank: int = 0
+    png: str | None = None
+    error: str = ""
+    started: float = 0.0  # monotonic s when the server began its run
+    finished: float = 0.0
+    statuses: list[str] = field(default_factory=list)
+
+
+def run_client(url: str, index: int, content: str, style: str, barrier: threading.Barrier, timeout: float, **controls):
+    """One user: connect, wait for the others, submit, follow the status until the result."""
+    from gradio_client import Client, handle_file
+    from gradio_client.utils import Status
+
+    result = ClientResult(index)
+    try:
+        client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="painterly-load-"))
+        barrier.wait(timeout=timeout)
+        submitted = time.monotonic()
+        job = client.submit(content=handle_file(content), styles=[handle_file(style)], api_name="/stylize", **controls)
+        deadline = submitted + timeout
+        while not job.done() and time.monotonic() < deadline:
+            status = job.status()
+            result.max_rank = max(result.max_rank, status.rank or 0)
+            if status.code == Status.PROCESSING and not result.started:
+                result.started = time.monotonic()
+            if status.code == Status.FINISHED and not result.finished:
+                result.finished = time.monotonic()  # before the client has downloaded the outputs
+            time.sleep(0.05)
+        outputs = job.result(timeout=max(1.0, deadline - time.monotonic()))
+        result.finished = result.finished or time.monotonic()
+        result.started = result.started or submitted
+        result.wait_s, result.run_s = result.started - submitted, result.finished - result.started
+        result.png = outputs[2]
+    except Exception as exc:  # reported per client; the table shows what failed
+        result.error = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+def check_png(path: str | None, size: int, iterations: int) -> str:
+    """'' if `path` is a finished painterly PNG of long side `size`, else what is wrong."""
+    from painterly import images
+
+    if not path or not Path(path).exists():
+        return "no file"
+    with Image.open(path) as im:
+        if im.format != "PNG" or max(im.size) != size:
+            return f"{im.format} {im.size}"
+    meta = images.read_metadata(path)
+    if meta.get("iterations_done") != str(iterations) or "partial" in meta:
+        return f"metadata {meta.get('iterations_done')} partial={meta.get('partial')}"
+    return ""
+
+
+def most_at_once(results: list[ClientResult], slack: float = 0.25) -> int:
+    """The most runs in progress at one moment (each interval trimmed by `slack` s at both ends)."""
+    events = []
+    for r in results:
+        if r.finished - r.started > 2 * slack:
+            events += [(r.started + slack, 1), (r.finished - slack, -1)]
+    running = peak = 0
+    for _, delta in sorted(events):
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
+def load(url: str, clients: int, content: str, style: str, timeout: float, **controls) -> list[ClientResult]:
+    """Submit `clients` runs at the same moment, one thread and session each; results in order."""
+    barrier = threading.Barrier(clients)
+    results: list[ClientResult | None] = [None] * clients
+
+    def one(i: int) -> None:
+        results[i] = run_client(url, i, content, style, barrier, timeout, **controls)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout + 60)
+    return [r or ClientResult(i, error="thread did not finish") for i, r in enumerate(results)]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clients", type=int, default=8)
+    p.add_argument("--size", type=int, default=64, help="output long side, px")
+    p.add_argument("--iterations", type=int, default=20)
+    p.add_argument("--concurrency", type=int, default=1, help="server's runs at once")
+    p.add_argument("--timeout", type=float, default=600, help="s per client, all included")
+    args = p.parse_args()
+    from painterly import images, samples
+
+    tmp = Path(tempfile.mkdtemp(prefix="painterly-load-"))
+    content, style = tmp / "chelsea.png", tmp / "immunohistochemistry.png"
+    images.save(images.resize_long_side(samples.photo("chelsea"), 256), content)
+    images.save(images.resize_long_side(samples.photo("immunohistochemistry"), 256), style)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = start_server(port, "--concurrency", str(args.concurrency), log=tmp / "server.log")
+    try:
+        wait_ready(url, proc)
+        idle_rss = peak_rss_mib(proc.pid)
+        t0 = time.monotonic()
+        results = load(
+            url, args.clients, str(content), str(style), args.timeout, size=args.size, iterations=args.iterations
+        )
+        wall = time.monotonic() - t0
+        peak = peak_rss_mib(proc.pid)
+    finally:
+        stop_server(proc)
+    problems = {r.index: r.error or check_png(r.png, args.size, args.iterations) for r in results}
+    ok = sum(not v for v in problems.values())
+    print(f"# {args.clients} clients at once, {args.size} px, {args.iterations} iterations, ", end="")
+    print(f"server concurrency {args.concurrency}")
+    print(f"{'client':>6} {'queue pos':>9} {'wait s':>7} {'run s':>6}  result")
+    for r in results:
+        print(f"{r.index:>6} {r.max_rank:>9} {r.wait_s:7.1f} {r.run_s:6.1f}  {problems[r.index] or 'valid PNG'}")
+    print(
+        f"clients {args.clients}, finished with valid PNG {ok}/{args.clients}, wall {wall:.1f} s, "
+        f"most running at once {most_at_once(results)}, server peak RSS {peak:.0f} MiB (idle {idle_rss:.0f} MiB)"
+    )
+    return 0 if ok == args.clients else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
