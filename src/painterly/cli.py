@@ -582,6 +582,9 @@ def web(argv: list[str]) -> int:
         metavar="SIZE",
         help="refuse runs estimated to need more (e.g. 4G); default: the memory available at the time",
     )
+    p.add_argument(
+        "--max-pixels", type=int, default=None, metavar="N", help="largest input image in pixels (default 25 million)"
+    )
     args = p.parse_args(argv)
     for name in ("concurrency", "max_queue"):
         if getattr(args, name) < 1:
@@ -605,6 +608,7 @@ def web(argv: list[str]) -> int:
         max_side=args.max_size,
         device=args.device,
         max_memory=args.max_memory,
+        **({"max_pixels": args.max_pixels} if args.max_pixels else {}),
     )
     return 0
 

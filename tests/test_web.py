@@ -1,0 +1,280 @@
+"""The web UI: a real browser run end to end, cancel, the queue under 8 clients, upload limits.
+
+One `painterly web` server (a subprocess on a free loopback port) serves every test here.
+The browser tests drive Debian's headless Chromium through /usr/bin/chromedriver; they skip
+only outside CI when Chromium is missing (.ci/run installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import artwork_like, photo_like
+from painterly import images
+
+pytest.importorskip("gradio", reason="the web extra is not installed (pip install 'painterly[web]')")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import web_load  # noqa: E402 - bench/ holds the server and load-test helpers
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1100",
+)
+MAX_PIXELS = 2_000_000  # the server's limit here, so the too-many-pixels test needs only a small file
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """(base URL, process) of a running `painterly web` on 127.0.0.1 (its default host)."""
+    folder = tmp_path_factory.mktemp("server")
+    port = web_load.free_port()
+    proc = web_load.start_server(port, "--max-pixels", str(MAX_PIXELS), log=folder / "server.log")
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        web_load.wait_ready(url, proc)
+        yield url, proc
+    finally:
+        web_load.stop_server(proc)
+        print((folder / "server.log").read_text()[-3000:])
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """A content photo and two style images, small PNG files."""
+    folder = tmp_path_factory.mktemp("inputs")
+    paths = folder / "photo.png", folder / "style_a.png", folder / "style_b.png"
+    photo_like(96, 72).save(paths[0])
+    artwork_like(64, 64, seed=1).save(paths[1])
+    artwork_like(48, 64, seed=2).transpose(Image.Transpose.ROTATE_90).save(paths[2])
+    return [str(p) for p in paths]
+
+
+@pytest.fixture
+def browser():
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        if os.environ.get("CI"):
+            pytest.fail("CI must have Debian's chromium and chromium-driver (.ci/run installs them)")
+        pytest.skip("no /usr/bin/chromium + chromedriver: apt-get install chromium chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="painterly-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+# Records every distinct src of the preview <img>, however briefly it was shown.
+WATCH_PREVIEW = """
+window.previewSrcs = [];
+const record = () => {
+  const img = document.querySelector('#preview img');
+  if (img && img.src && !window.previewSrcs.includes(img.src)) window.previewSrcs.push(img.src);
+};
+new MutationObserver(record).observe(document.body, {subtree: true, childList: true, attributes: true,
+                                                     attributeFilter: ['src']});
+"""
+
+
+def wait_for(condition, timeout: float, what: str, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def open_page(driver, url: str, content: str, styles: list[str], size: int, iterations: int) -> None:
+    """Load the page, upload the images and set size and iterations as a user would."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver.get(url)
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#content input[type=file]"), 60, "the page")
+    driver.find_element(By.CSS_SELECTOR, "#content input[type=file]").send_keys(content)
+    driver.find_element(By.CSS_SELECTOR, "#styles input[type=file]").send_keys("\n".join(styles))
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#content img"), 60, "the content upload")
+    wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#styles tr")) >= len(styles), 60, "the uploads")
+    for elem_id, value in (("size", size), ("iterations", iterations)):
+        box = driver.find_element(By.CSS_SELECTOR, f"#{elem_id} input[type=number]")
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(str(value), Keys.TAB)
+        wait_for(lambda b=box, v=value: b.get_attribute("value") == str(v), 10, f"{elem_id} = {value}")
+    driver.execute_script(WATCH_PREVIEW)
+
+
+def status_text(driver) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, "#status textarea").get_attribute("value") or ""
+
+
+def download_result(driver, folder: Path) -> Path:
+    """Fetch the PNG behind the result's download link, as the browser would."""
+    from selenium.webdriver.common.by import By
+
+    href = wait_for(
+        lambda: [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "#result a[href]")],
+        30,
+        "the download link",
+    )[0]
+    path = folder / "downloaded.png"
+    with urllib.request.urlopen(href, timeout=30) as r:
+        path.write_bytes(r.read())
+    return path
+
+
+def test_browser_run_shows_the_picture_forming_and_downloads_the_png(server, inputs, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    url, _ = server
+    content, *styles = inputs
+    open_page(browser, url, content, styles, size=64, iterations=20)
+    browser.find_element(By.ID, "run").click()
+    wait_for(lambda: status_text(browser).startswith("Done"), 240, "the run to finish")
+    srcs = browser.execute_script("return window.previewSrcs")
+    assert len(srcs) >= 3, f"the preview changed {len(srcs) - 1} times: {srcs}"
+    assert "iteration 20/20 at 64 px" in status_text(browser) and "style" in status_text(browser)
+
+    png = download_result(browser, tmp_path)
+    with Image.open(png) as im:
+        assert im.format == "PNG" and im.size == (64, 48)
+    meta = images.read_metadata(png)
+    assert meta["size"] == "64" and meta["iterations"] == "20" and meta["iterations_done"] == "20"
+    assert meta["content"] == "photo.png" and meta["style"] == "style_a.png,style_b.png"
+    assert float(meta["style_weight"]) == pytest.approx(1e3) and "partial" not in meta
+
+
+def test_cancel_stops_the_run_and_keeps_the_best_image(server, inputs, browser, tmp_path):
+    import psutil
+    from selenium.webdriver.common.by import By
+
+    url, proc = server
+    content, style, _ = inputs
+    open_page(browser, url, content, [style], size=64, iterations=2000)
+    browser.find_element(By.ID, "run").click()
+    wait_for(lambda: len(browser.execute_script("return window.previewSrcs")) >= 2, 240, "two previews")
+    browser.find_element(By.ID, "cancel").click()
+    wait_for(lambda: status_text(browser).startswith("Cancelled"), 30, "the cancel")
+    assert browser.find_elements(By.CSS_SELECTOR, "#preview img")
+
+    png = download_result(browser, tmp_path)
+    meta = images.read_metadata(png)
+    assert meta["partial"] == "true" and 0 < int(meta["iterations_done"]) < 2000
+    assert Image.open(png).size == (64, 48)
+    # the server stopped computing: it is idle within a few seconds
+    server_process = psutil.Process(proc.pid)
+    time.sleep(3)
+    before = sum(server_process.cpu_times()[:2])
+    time.sleep(3)
+    assert sum(server_process.cpu_times()[:2]) - before < 1.0
+
+
+def test_eight_clients_at_once_all_finish_in_turn(server, inputs):
+    url, proc = server
+    content, style, _ = inputs
+    results = web_load.load(url, 8, content, style, timeout=300, size=64, iterations=5)
+    problems = [r.error or web_load.check_png(r.png, 64, 5) for r in results]
+    assert problems == [""] * 8, problems
+    assert max(r.max_rank for r in results) >= 1, "nobody saw a queue position"
+    assert web_load.most_at_once(results) == 1, "the default concurrency is one run at a time"
+    peak = web_load.peak_rss_mib(proc.pid)
+    print(f"server peak RSS after 8 clients: {peak:.0f} MiB")
+    assert peak < 3000
+
+
+def submit_error(url: str, content: str, style: str, **controls) -> str:
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="painterly-test-"))
+    with pytest.raises(Exception) as info:
+        client.predict(content=handle_file(content), styles=[handle_file(style)], api_name="/stylize", **controls)
+    return str(info.value)
+
+
+def test_too_many_pixels_is_refused_with_a_clear_message(server, inputs, tmp_path):
+    url, _ = server
+    big = tmp_path / "huge.png"
+    Image.new("RGB", (2000, 1200), (200, 100, 50)).save(big)  # 2.4 MP, a small file
+    message = submit_error(url, str(big), inputs[1], size=64, iterations=1)
+    assert "content image huge.png: 2000x1200 is too large (limit 2 megapixels)" in message
+    assert str(tmp_path) not in message and "/tmp/gradio" not in message
+
+
+def test_bad_settings_are_refused_with_a_clear_message(server, inputs):
+    url, _ = server
+    message = submit_error(url, inputs[0], inputs[1], size=64, iterations=1, style_weights="1,2")
+    assert "style weights has 2 values for 1 style images" in message
+    message = submit_error(url, inputs[0], inputs[1], size=64, iterations=1, init="/etc/passwd")
+    assert "root:" not in message
+
+
+def test_uploads_over_25_mb_are_refused(server, tmp_path):
+    url, _ = server
+    body = b"x" * (26 * 1024 * 1024)
+    boundary = "painterlyboundary"
+    data = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.png"\r\n'
+        f"Content-Type: image/png\r\n\r\n".encode()
+        + body
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        url + "gradio_api/upload", data=data, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=60)
+    assert info.value.code == 413
+    assert "maximum allowed size of 26214400 bytes" in info.value.read().decode()
+
+
+def test_no_file_on_the_server_is_readable(server):
+    url, proc = server
+    for path in ("/etc/passwd", str(Path(__file__).resolve()), str(Path.cwd() / "pyproject.toml")):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"{url}gradio_api/file={path}", timeout=30)
+        assert info.value.code in (403, 404), path
+    import psutil
+
+    listening = {c.laddr.ip for c in psutil.Process(proc.pid).net_connections("tcp") if c.status == "LISTEN"}
+    assert listening == {"127.0.0.1"}
+
+
+def test_web_without_gradio_says_how_to_install_it():
+    code = (
+        "import sys; sys.modules['gradio'] = None\n"
+        "from painterly.cli import main\n"
+        "sys.exit(main(['web', '--port', '0']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "painterly: error: the web UI needs Gradio: pip install 'painterly[web]'"
