@@ -206,7 +206,7 @@ def test_eight_clients_at_once_all_finish_in_turn(server, inputs):
     problems = [r.error or web_load.check_png(r.png, 64, 5) for r in results]
     assert problems == [""] * 8, problems
     assert max(r.max_rank for r in results) >= 1, "nobody saw a queue position"
-    assert web_load.most_at_once(results) == 1, "the default concurrency is one run at a time"
+    assert web_load.most_at_once(results) <= 1, "the default concurrency is one run at a time"
     peak = web_load.peak_rss_mib(proc.pid)
     print(f"server peak RSS after 8 clients: {peak:.0f} MiB")
     assert peak < 3000
