@@ -304,7 +304,9 @@ def build_app(
                     run = gr.Button("Run", variant="primary", elem_id="run")
                     cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
             with gr.Column(scale=1):
-                preview = gr.Image(label="Picture forming", type="filepath", interactive=False, elem_id="preview")
+                preview = gr.Image(
+                    label="Picture forming", type="filepath", interactive=False, height=380, elem_id="preview"
+                )
                 status = gr.Textbox(label="Progress", lines=2, interactive=False, elem_id="status")
                 result = gr.File(label="Result PNG (settings embedded)", interactive=False, elem_id="result")
                 gr.Markdown(
