@@ -69,7 +69,8 @@ def inputs(tmp_path_factory):
 
 
 @pytest.fixture
-def browser():
+def new_browser():
+    """Start headless Chromium sessions (each its own profile); all are closed afterwards."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         if os.environ.get("CI"):
             pytest.fail("CI must have Debian's chromium and chromium-driver (.ci/run installs them)")
@@ -77,18 +78,28 @@ def browser():
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    profile = tempfile.mkdtemp(prefix="painterly-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
+    started = []
+
+    def start():
+        profile = tempfile.mkdtemp(prefix="painterly-chromium-")
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        driver.set_page_load_timeout(60)
+        started.append((driver, profile))
+        return driver
+
+    yield start
+    for driver, profile in started:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser(new_browser):
+    return new_browser()
 
 
 # Records every distinct src of the preview <img>, however briefly it was shown.
@@ -174,24 +185,39 @@ def test_browser_run_shows_the_picture_forming_and_downloads_the_png(server, inp
     assert float(meta["style_weight"]) == pytest.approx(1e3) and "partial" not in meta
 
 
-def test_cancel_stops_the_run_and_keeps_the_best_image(server, inputs, browser, tmp_path):
+def queue_text(driver) -> str:
+    """What the preview's status tracker says, e.g. 'queue: 1/1 | 3.2s' while waiting."""
+    from selenium.webdriver.common.by import By
+
+    return " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, "#preview [data-testid=status-tracker]"))
+
+
+def test_a_second_user_waits_in_line_and_cancel_keeps_the_best_image(server, inputs, new_browser, tmp_path):
     import psutil
     from selenium.webdriver.common.by import By
 
     url, proc = server
     content, style, _ = inputs
-    open_page(browser, url, content, [style], size=64, iterations=2000)
-    browser.find_element(By.ID, "run").click()
-    wait_for(lambda: len(browser.execute_script("return window.previewSrcs")) >= 2, 240, "two previews")
-    browser.find_element(By.ID, "cancel").click()
-    wait_for(lambda: status_text(browser).startswith("Cancelled"), 30, "the cancel")
-    assert browser.find_elements(By.CSS_SELECTOR, "#preview img")
+    first, second = new_browser(), new_browser()
+    for driver in (first, second):
+        open_page(driver, url, content, [style], size=64, iterations=2000)
+    first.find_element(By.ID, "run").click()
+    wait_for(lambda: len(first.execute_script("return window.previewSrcs")) >= 2, 240, "two previews")
+    second.find_element(By.ID, "run").click()
+    assert "queue: 1/1" in wait_for(lambda: queue_text(second), 30, "the second user's queue position")
 
-    png = download_result(browser, tmp_path)
+    first.find_element(By.ID, "cancel").click()
+    wait_for(lambda: status_text(first).startswith("Cancelled"), 30, "the cancel")
+    assert first.find_elements(By.CSS_SELECTOR, "#preview img")
+    png = download_result(first, tmp_path)
     meta = images.read_metadata(png)
     assert meta["partial"] == "true" and 0 < int(meta["iterations_done"]) < 2000
     assert Image.open(png).size == (64, 48)
-    # the server stopped computing: it is idle within a few seconds
+
+    # the freed slot goes to the second user, whose cancel leaves the server idle
+    wait_for(lambda: second.execute_script("return window.previewSrcs"), 120, "the second user's run")
+    second.find_element(By.ID, "cancel").click()
+    wait_for(lambda: status_text(second).startswith("Cancelled"), 30, "the second cancel")
     server_process = psutil.Process(proc.pid)
     time.sleep(3)
     before = sum(server_process.cpu_times()[:2])
