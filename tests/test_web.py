@@ -304,3 +304,19 @@ def test_web_without_gradio_says_how_to_install_it():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == "painterly: error: the web UI needs Gradio: pip install 'painterly[web]'"
+
+
+@pytest.mark.parametrize(
+    "args, expect",
+    [
+        (["--concurrency", "0"], "--concurrency must be at least 1"),
+        (["--max-size", "20"], "--max-size must be from 64"),
+        (["--port", "70000"], "--port must be from 0 to 65535"),
+    ],
+)
+def test_web_option_errors_exit_2_with_one_line(args, expect, capsys):
+    from painterly.cli import main
+
+    assert main(["web", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("painterly: error: ") and expect in err and "\n" not in err
