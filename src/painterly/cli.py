@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, api, checkpoint, images, resources
+from . import __version__, api, checkpoint, images, resources, samples
 from .errors import DivergedError, PainterlyError
 from .options import (
     COLOR_METHODS,
@@ -532,16 +532,11 @@ def score(argv: list[str]) -> int:
     return 0
 
 
-DEMO_CONTENT, DEMO_STYLE = "chelsea", "immunohistochemistry"
-
-
 def demo(argv: list[str]) -> int:
     """Run on scikit-image's bundled photos (a cat, a stained-tissue micrograph as the 'artwork').
 
     Any run option may follow; the inputs are written beside the output for reference.
     """
-    from . import samples
-
     p = _Parser(prog="painterly demo", description=demo.__doc__, add_help=True)
     p.add_argument("-o", "--output", default="out/demo.png", help="output file (default %(default)s)")
     known, rest = p.parse_known_args(argv)
@@ -549,7 +544,7 @@ def demo(argv: list[str]) -> int:
     if not out.parent.is_dir():
         raise _UsageError(f"output {out}: directory {out.parent} does not exist")
     paths = []
-    for name in (DEMO_CONTENT, DEMO_STYLE):
+    for name in (samples.DEMO_CONTENT, samples.DEMO_STYLE):
         path = out.with_name(f"{out.stem}-{name}.png")
         images.save(samples.photo(name), path)
         paths.append(str(path))

@@ -8,6 +8,8 @@ from PIL import Image
 
 # Colour photographs in scikit-image's wheel (no pooch download needed).
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+# The demo's inputs (`painterly demo`, the web UI's demo button): a cat, a stained-tissue micrograph.
+DEMO_CONTENT, DEMO_STYLE = "chelsea", "immunohistochemistry"
 
 
 def photo(name: str) -> Image.Image:

@@ -24,7 +24,6 @@ from .options import COLOR_METHODS, INITS, NETWORKS, OPTIMIZERS, POOLINGS, PRESE
 from .vgg import LAYER_NAMES
 
 DEFAULTS = Options()
-DEMO_CONTENT, DEMO_STYLE = "chelsea", "immunohistochemistry"
 MAX_FILE_SIZE = "25mb"  # per upload; Gradio refuses larger files before they reach the handler
 MAX_PIXELS = 25_000_000  # per input image; larger ones are refused with a message
 MAX_SIDE = 1024  # px: the largest output size offered
@@ -137,11 +136,11 @@ CONTROLS = tuple(
 )
 
 
-def progress_text(step, started: float, done: bool = False, stopped: str = "") -> str:
-    """One-line progress: iteration, scale, losses (alpha*content + beta*style) and elapsed s."""
-    head = stopped or ("Done" if done else "Running")
+def progress_text(step, started: float, done: bool = False) -> str:
+    """Two lines: iteration, scale (px) and seconds since `started` (monotonic); the losses
+    (total = alpha*content + beta*style)."""
     return (
-        f"{head}: iteration {step.iteration}/{step.iterations} at {step.scale} px, "
+        f"{'Done' if done else 'Running'}: iteration {step.iteration}/{step.iterations} at {step.scale} px, "
         f"{time.monotonic() - started:.1f} s\n"
         f"loss {step.loss:.4g} (content {step.content:.4g}, style {step.style:.4g})"
     )
@@ -202,7 +201,7 @@ def _demo_inputs() -> tuple[str, list[str]]:
     folder = Path(tempfile.gettempdir()) / "painterly-web-demo"
     folder.mkdir(exist_ok=True)
     paths = []
-    for name in (DEMO_CONTENT, DEMO_STYLE):
+    for name in (samples.DEMO_CONTENT, samples.DEMO_STYLE):
         path = folder / f"{name}.png"
         if not path.exists():
             images.save(samples.photo(name), path)
