@@ -283,6 +283,21 @@ def test_uploads_over_25_mb_are_refused(server, tmp_path):
     assert "maximum allowed size of 26214400 bytes" in info.value.read().decode()
 
 
+def test_the_page_refuses_uploads_over_25_mb_with_a_clear_message(server, browser, tmp_path):
+    import numpy as np
+    from selenium.webdriver.common.by import By
+
+    big = tmp_path / "big.png"  # 26.6 MB but only 9.3 megapixels: the file size is what is refused
+    noise = np.random.default_rng(0).integers(0, 256, (3000, 3100, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(big, compress_level=0)
+    browser.get(server[0])
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#content input[type=file]"), 60, "the page")
+    browser.find_element(By.CSS_SELECTOR, "#content input[type=file]").send_keys(str(big))
+    message = 'exceed the maximum allowed size of 25.0 Mb: "big.png"'
+    wait_for(lambda: message in browser.find_element(By.TAG_NAME, "body").text, 30, "the size message")
+    assert not browser.find_elements(By.CSS_SELECTOR, "#content img")
+
+
 def test_no_file_on_the_server_is_readable(server):
     url, proc = server
     for path in ("/etc/passwd", str(Path(__file__).resolve()), str(Path.cwd() / "pyproject.toml")):
