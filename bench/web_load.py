@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -34,9 +35,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, *args: str, log: Path | None = None) -> subprocess.Popen:
-    """`painterly web --port PORT ARGS` in a subprocess (one torch thread; stdout/stderr to `log`)."""
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+def start_server(port: int, *args: str, log: Path | None = None, env: dict | None = None) -> subprocess.Popen:
+    """`painterly web --port PORT ARGS` in a subprocess (one torch thread unless OMP_NUM_THREADS
+    says otherwise; stdout/stderr to `log`; `env` added to the environment)."""
+    env = {"OMP_NUM_THREADS": "1", **os.environ, **(env or {})}
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     return subprocess.Popen(
         [sys.executable, "-m", "painterly", "web", "--port", str(port), *args],
@@ -95,14 +97,16 @@ class ClientResult:
     statuses: list[str] = field(default_factory=list)
 
 
-def run_client(url: str, index: int, content: str, style: str, barrier: threading.Barrier, timeout: float, **controls):
-    """One user: connect, wait for the others, submit, follow the status until the result."""
+def run_client(
+    url: str, index: int, content: str, style: str, barrier: threading.Barrier, timeout: float, folder: Path, **controls
+) -> ClientResult:
+    """One user: connect, wait for the others, submit, follow the status until the result (saved in `folder`)."""
     from gradio_client import Client, handle_file
     from gradio_client.utils import Status
 
     result = ClientResult(index)
     try:
-        client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="painterly-load-"))
+        client = Client(url, verbose=False, download_files=str(folder))
         barrier.wait(timeout=timeout)
         submitted = time.monotonic()
         job = client.submit(content=handle_file(content), styles=[handle_file(style)], api_name="/stylize", **controls)
@@ -157,13 +161,17 @@ def most_at_once(results: list[ClientResult], slack: float = 1.0) -> int:
     return peak
 
 
-def load(url: str, clients: int, content: str, style: str, timeout: float, **controls) -> list[ClientResult]:
-    """Submit `clients` runs at the same moment, one thread and session each; results in order."""
+def load(
+    url: str, clients: int, content: str, style: str, timeout: float, folder: Path, **controls
+) -> list[ClientResult]:
+    """Submit `clients` runs at the same moment, one thread and session each; results in order,
+    their PNGs under `folder`."""
     barrier = threading.Barrier(clients)
     results: list[ClientResult | None] = [None] * clients
 
     def one(i: int) -> None:
-        results[i] = run_client(url, i, content, style, barrier, timeout, **controls)
+        (folder / f"client{i}").mkdir(parents=True, exist_ok=True)
+        results[i] = run_client(url, i, content, style, barrier, timeout, folder / f"client{i}", **controls)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(clients)]
     for t in threads:
@@ -189,19 +197,33 @@ def main() -> int:
     images.save(images.resize_long_side(samples.photo("immunohistochemistry"), 256), style)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    proc = start_server(port, "--concurrency", str(args.concurrency), log=tmp / "server.log")
+    proc = start_server(
+        port,
+        "--concurrency",
+        str(args.concurrency),
+        log=tmp / "server.log",
+        env={"GRADIO_TEMP_DIR": str(tmp / "gradio")},
+    )
     try:
         wait_ready(url, proc)
         idle_rss = peak_rss_mib(proc.pid)
         t0 = time.monotonic()
         results = load(
-            url, args.clients, str(content), str(style), args.timeout, size=args.size, iterations=args.iterations
+            url,
+            args.clients,
+            str(content),
+            str(style),
+            args.timeout,
+            tmp / "downloads",
+            size=args.size,
+            iterations=args.iterations,
         )
         wall = time.monotonic() - t0
         peak = peak_rss_mib(proc.pid)
+        problems = {r.index: r.error or check_png(r.png, args.size, args.iterations) for r in results}
     finally:
         stop_server(proc)
-    problems = {r.index: r.error or check_png(r.png, args.size, args.iterations) for r in results}
+        shutil.rmtree(tmp, ignore_errors=True)
     ok = sum(not v for v in problems.values())
     print(f"# {args.clients} clients at once, {args.size} px, {args.iterations} iterations, ", end="")
     print(f"server concurrency {args.concurrency}")

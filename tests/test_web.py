@@ -47,7 +47,13 @@ def server(tmp_path_factory):
     """(base URL, process) of a running `painterly web` on 127.0.0.1 (its default host)."""
     folder = tmp_path_factory.mktemp("server")
     port = web_load.free_port()
-    proc = web_load.start_server(port, "--max-pixels", str(MAX_PIXELS), log=folder / "server.log")
+    proc = web_load.start_server(
+        port,
+        "--max-pixels",
+        str(MAX_PIXELS),
+        log=folder / "server.log",
+        env={"GRADIO_TEMP_DIR": str(folder / "gradio")},
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         web_load.wait_ready(url, proc)
@@ -204,7 +210,7 @@ def test_a_second_user_waits_in_line_and_cancel_keeps_the_best_image(server, inp
     first.find_element(By.ID, "run").click()
     wait_for(lambda: len(first.execute_script("return window.previewSrcs")) >= 2, 240, "two previews")
     second.find_element(By.ID, "run").click()
-    assert "queue: 1/1" in wait_for(lambda: queue_text(second), 30, "the second user's queue position")
+    wait_for(lambda: "queue: 1/1" in queue_text(second), 30, "the second user's queue position 'queue: 1/1'")
 
     first.find_element(By.ID, "cancel").click()
     wait_for(lambda: status_text(first).startswith("Cancelled"), 30, "the cancel")
@@ -225,10 +231,10 @@ def test_a_second_user_waits_in_line_and_cancel_keeps_the_best_image(server, inp
     assert sum(server_process.cpu_times()[:2]) - before < 1.0
 
 
-def test_eight_clients_at_once_all_finish_in_turn(server, inputs):
+def test_eight_clients_at_once_all_finish_in_turn(server, inputs, tmp_path):
     url, proc = server
     content, style, _ = inputs
-    results = web_load.load(url, 8, content, style, timeout=300, size=64, iterations=5)
+    results = web_load.load(url, 8, content, style, timeout=300, folder=tmp_path, size=64, iterations=5)
     problems = [r.error or web_load.check_png(r.png, 64, 5) for r in results]
     assert problems == [""] * 8, problems
     assert max(r.max_rank for r in results) >= 1, "nobody saw a queue position"
@@ -241,7 +247,7 @@ def test_eight_clients_at_once_all_finish_in_turn(server, inputs):
 def submit_error(url: str, content: str, style: str, **controls) -> str:
     from gradio_client import Client, handle_file
 
-    client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="painterly-test-"))
+    client = Client(url, verbose=False, download_files=False)
     with pytest.raises(Exception) as info:
         client.predict(content=handle_file(content), styles=[handle_file(style)], api_name="/stylize", **controls)
     return str(info.value)
