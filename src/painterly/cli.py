@@ -261,7 +261,7 @@ def _run_parser() -> argparse.ArgumentParser:
         "--multiscale",
         action=argparse.BooleanOptionalAction,
         default=DEFAULTS.multiscale,
-        help="coarse-to-fine above 256 px: start at 128 px and double up to --size, most iterations at "
+        help="coarse-to-fine from 256 px: start at 128 px and double up to --size, most iterations at "
         "low resolution; --no-multiscale for the paper's single scale (default on)",
     )
     r.add_argument(

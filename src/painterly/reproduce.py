@@ -59,7 +59,8 @@ def tile_options(base: Options, tile: Tile) -> Options:
 
 def tile_key(base: Options, tile: Tile) -> str:
     """A name for a render that changes whenever its inputs' bytes or its settings change."""
-    digest = hashlib.sha256(repr(sorted(tile_options(base, tile).as_metadata().items())).encode())
+    opts = tile_options(base, tile)
+    digest = hashlib.sha256(repr((__version__, opts.schedule(), sorted(opts.as_metadata().items()))).encode())
     for path in (tile.content, tile.style):
         digest.update(Path(path).read_bytes())
     return digest.hexdigest()[:16]
