@@ -126,7 +126,8 @@ def test_coarse_to_fine_schedule():
     opts = painterly.Options(size=512, iterations=500)
     assert opts.schedule() == [(128, 285), (256, 142), (512, 73)]
     assert painterly.Options(size=512, iterations=500, multiscale=False).schedule() == [(512, 500)]
-    assert painterly.Options(size=256, iterations=300).schedule() == [(256, 300)]
+    assert painterly.Options(size=256, iterations=300).schedule() == [(128, 200), (256, 100)]
+    assert painterly.Options(size=255, iterations=300).schedule() == [(255, 300)]
     assert sum(n for _, n in painterly.Options(size=2048, iterations=777).schedule()) == 777
 
 
@@ -149,3 +150,14 @@ def test_time_budget_stops_the_run(content_path, style_path):
 def test_stop_tolerance_ends_a_stalled_scale(content_path, style_path):
     steps = run(content_path, style_path, size=48, iterations=200, stop_tolerance=0.9)
     assert len(steps) == 11  # the loss cannot fall by 90% per 10 iterations for long
+
+
+def test_a_stalled_line_search_resets_lbfgs_and_a_converged_run_stops_early():
+    # Half the target lies outside 0..1, where the clamped objective has a floor it cannot go below.
+    target = torch.rand(1, 3, 8, 8)
+    target[..., :4] += 1.0
+    steps = list(optimize.iterate(quadratic(target), torch.full((1, 3, 8, 8), 0.5), 300))
+    floor = (target.clamp(0, 1) - target).pow(2).sum().item()
+    assert steps[-1].loss == pytest.approx(floor, rel=1e-3)
+    assert "converged" in steps[-1].note and len(steps) < 300  # stops instead of repeating a failing search
+    assert steps[-1].evaluations < 3 * len(steps) + 40

@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import color, images, resources, samples, vgg
-from .errors import OptionsError, ResourceError
+from .errors import InputImageError, OptionsError, ResourceError
 from .objective import Objective
 from .optimize import Step, iterate
-from .options import Options
+from .options import MIN_SIDE, Options
 
 NORMALISATION_SIZE = 256  # long side of the sample photos used for the normalised network
 
@@ -103,8 +103,10 @@ def build_objective(
     layers = list(options.content_layers) + list(options.style_layers)
     net = build_network(options, layers, device)
     content_t = images.to_tensor(content.resize(size, Image.LANCZOS)).to(device)
-    style_side = max(16, round(max(size) * options.style_scale))
-    style_ts = [images.to_tensor(images.resize_long_side(s, style_side)).to(device) for s in styles]
+    style_ts = []
+    for s in styles:  # coarse scales may need a style larger than the rule so its short side stays >= MIN_SIDE
+        side = max(_style_side(size, options), math.ceil(MIN_SIDE * max(s.size) / min(s.size)))
+        style_ts.append(images.to_tensor(images.resize_long_side(s, side)).to(device))
     mask_ts = None
     if masks is not None:
         mask_ts = [images.to_tensor(m.resize(size, Image.BILINEAR))[0, 0].to(device) for m in masks]
@@ -177,11 +179,12 @@ def stylize_iter(
     if opts.size == 0:  # the content's own resolution
         opts = opts.replace(size=max(original.size))
     opts = guard_memory(opts, output_size(original, opts.size))
+    check_shapes(content, original, style, style_ims, opts)
     masks = load_masks(opts, len(style_ims))
     content_im, style_ims = _prepare_colors(original, style_ims, opts.preserve_colors)
     device = pick_device(opts.device)
     torch.manual_seed(opts.seed)
-    schedule = opts.schedule()
+    schedule = opts.schedule(aspect=max(original.size) / min(original.size))
     work = [n * side**2 for side, n in schedule]
     deadline = time.monotonic() + opts.time_budget if opts.time_budget else None
     done = 0
@@ -224,6 +227,30 @@ def stylize_iter(
         done += local if iterations else 0
     if opts.iterations == 0:
         yield step
+
+
+def check_shapes(content, content_im: Image.Image, style, style_ims: Sequence[Image.Image], opts: Options) -> None:
+    """Refuse (InputImageError naming the file) images too narrow for the network at `opts.size`:
+    the output, and every style image at its working size, needs a short side of MIN_SIDE px."""
+    sources = list(style) if isinstance(style, list | tuple) else [style]
+    w, h = output_size(content_im, opts.size)
+    side = _style_side((w, h), opts)
+    checks = [("content image", content, content_im, opts.size)] + [
+        ("style image", src, im, side) for src, im in zip(sources, style_ims)
+    ]
+    for what, source, image, long_side in checks:
+        short = min(output_size(image, long_side))
+        if short < MIN_SIDE:
+            iw, ih = image.size
+            raise InputImageError(
+                f"{what} {images.describe(source)}: {iw}x{ih} is too narrow; at {long_side} px its short side "
+                f"would be {short} px and the network needs at least {MIN_SIDE}"
+            )
+
+
+def _style_side(size: tuple[int, int], options: Options) -> int:
+    """Long side (px) the style images are resized to for an output of `size` (W, H)."""
+    return max(MIN_SIDE, round(max(size) * options.style_scale))
 
 
 def guard_memory(opts: Options, size: tuple[int, int]) -> Options:
@@ -330,6 +357,7 @@ def score(content, style, outputs: Sequence, options: Options | None = None, **c
     """
     opts = make_options(options, **changes).replace(precision="fp32")
     content_im, style_ims = load_inputs(content, style)
+    check_shapes(content, content_im, style, style_ims, opts)
     device = pick_device(opts.device)
     size = output_size(content_im, opts.size)
     objective = build_objective(content_im, style_ims, opts, size, device)

@@ -22,15 +22,16 @@ def path_for(output: str | os.PathLike) -> Path:
 def save(path: str | os.PathLike, state: dict, settings: dict[str, str]) -> Path:
     """Write `state` (from `Step.checkpoint()`) and the run's `settings` atomically."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             torch.save({"format": FORMAT, "settings": settings, "state": state}, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         raise OutputError(f"checkpoint {path}: cannot write ({exc.strerror or exc})") from exc
     return path

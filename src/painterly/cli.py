@@ -8,13 +8,17 @@ painterly web [--host 127.0.0.1] [--port 7860] [--concurrency 1]
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from PIL import Image
+
 from . import __version__, api, checkpoint, images, resources, samples
-from .errors import DivergedError, PainterlyError
+from .errors import DivergedError, OutputError, PainterlyError
 from .options import (
     COLOR_METHODS,
     DEVICES,
@@ -28,6 +32,7 @@ from .options import (
     Options,
 )
 
+EXIT_FAILED = 1  # the run failed (diverged, or the output could not be written: see the rescued file)
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 DEFAULTS = Options()
@@ -257,7 +262,7 @@ def _run_parser() -> argparse.ArgumentParser:
         "--multiscale",
         action=argparse.BooleanOptionalAction,
         default=DEFAULTS.multiscale,
-        help="coarse-to-fine above 256 px: start at 128 px and double up to --size, most iterations at "
+        help="coarse-to-fine from 256 px: start at 128 px and double up to --size, most iterations at "
         "low resolution; --no-multiscale for the paper's single scale (default on)",
     )
     r.add_argument(
@@ -420,6 +425,7 @@ def run(argv: list[str]) -> int:
             f"iteration at full size on a 2-core CPU and {memory / 2**30:.1f} GiB of memory",
             file=sys.stderr,
         )
+    _check_space(out, content, opts, args.save_every)
     metadata = api.output_metadata(opts, content, args.styles)
     # The first Ctrl-C/SIGTERM stops after the current iteration, so the checkpoint is consistent;
     # a second one stops at once. Installed explicitly: a shell starts background jobs with SIGINT
@@ -448,12 +454,15 @@ def run(argv: list[str]) -> int:
                 if last.note:
                     bar.write(f"painterly: {last.note}")
             if args.save_every and last.iteration % args.save_every == 0 and last.iteration < opts.iterations:
-                images.save(
-                    images.to_image(last.image),
-                    _intermediate_path(out, last.iteration),
-                    {**metadata, "iteration": str(last.iteration)},
-                )
-                checkpoint.save(ckpt_path, last.checkpoint(), settings)
+                try:
+                    images.save(
+                        images.to_image(last.image),
+                        _intermediate_path(out, last.iteration),
+                        {**metadata, "iteration": str(last.iteration)},
+                    )
+                    checkpoint.save(ckpt_path, last.checkpoint(), settings)
+                except OutputError as exc:  # keep going: the run itself is still in memory
+                    _warn(bar, f"warning: {exc}; the run goes on")
             if stop.requested:
                 stop.at_step_boundary = True
                 raise KeyboardInterrupt
@@ -463,17 +472,20 @@ def run(argv: list[str]) -> int:
         if last is None:
             print("painterly: interrupted before the first iteration; nothing saved", file=sys.stderr)
             return EXIT_INTERRUPTED
-        resumable = ""
-        if stop.at_step_boundary:
-            checkpoint.save(ckpt_path, last.checkpoint(), settings)
-            resumable = f"; continue with the same command plus --resume {ckpt_path}"
-        images.save(
+        saved = _save_or_rescue(
             images.to_image(last.image),
             out,
             {**metadata, "iteration": str(last.iteration), "interrupted": "true", "loss": f"{last.loss:.6g}"},
         )
+        resumable = ""
+        if stop.at_step_boundary:
+            try:
+                checkpoint.save(ckpt_path, last.checkpoint(), settings)
+                resumable = f"; continue with the same command plus --resume {ckpt_path}"
+            except OutputError as exc:
+                resumable = f" (no checkpoint: {exc})"
         print(
-            f"painterly: interrupted at iteration {last.iteration}; best image so far saved to {out}{resumable}",
+            f"painterly: interrupted at iteration {last.iteration}; best image so far saved to {saved}{resumable}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
@@ -481,15 +493,17 @@ def run(argv: list[str]) -> int:
         if bar is not None:
             bar.close()
         if exc.best_image is not None:
-            images.save(images.to_image(exc.best_image), out, {**metadata, "diverged": "true"})
-            print(f"painterly: error: {exc}; saved to {out}", file=sys.stderr)
+            saved = _save_or_rescue(images.to_image(exc.best_image), out, {**metadata, "diverged": "true"})
+            print(f"painterly: error: {exc}; best image saved to {saved}", file=sys.stderr)
         else:
             print(f"painterly: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     if bar is not None:
         bar.close()
     metadata.update(api.step_metadata(last))
-    images.save(images.to_image(last.image), out, metadata)
+    saved = _save_or_rescue(images.to_image(last.image), out, metadata)
+    if saved != out:
+        return EXIT_FAILED
     if not args.quiet:
         print(
             f"painterly: wrote {out} ({last.iteration} iterations, {time.monotonic() - started:.1f} s, "
@@ -497,6 +511,46 @@ def run(argv: list[str]) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _warn(bar, message: str) -> None:
+    """One line on stderr that does not tear the progress bar."""
+    if bar is not None:
+        bar.write(f"painterly: {message}", file=sys.stderr)
+    else:
+        print(f"painterly: {message}", file=sys.stderr)
+
+
+def _check_space(out: Path, content: str, opts: Options, save_every: int) -> None:
+    """Refuse before any work when the output's file system cannot take the result (and, with
+    --save-every, its checkpoints): an uncompressed image, plus L-BFGS history for a checkpoint."""
+    w, h = api.output_size(images.load(content, "content image"), opts.size)
+    need = 3 * w * h + 2**20
+    if save_every:
+        need += 2 * need + 4 * 3 * w * h * (2 * opts.lbfgs_history + 3)
+    images.check_free_space(out, need)
+
+
+def _rescue_dirs(out: Path) -> list[Path]:
+    dirs = [Path(tempfile.gettempdir()), Path.home(), Path.cwd()]
+    return [d for d in dict.fromkeys(dirs) if d.resolve() != out.parent.resolve()]
+
+
+def _save_or_rescue(image: Image.Image, out: Path, metadata: dict[str, str]) -> Path:
+    """Save to `out`; if that fails (disk full, directory gone) save to the first writable
+    rescue directory instead and say where, so a finished run is never lost. Returns the path."""
+    try:
+        return images.save(image, out, metadata)
+    except OutputError as exc:
+        for directory in _rescue_dirs(out):
+            rescue = directory / f"painterly-rescued-{os.getpid()}-{out.stem}.png"
+            try:
+                images.save(image, rescue, metadata)
+            except OutputError:
+                continue
+            print(f"painterly: error: {exc}; the result was saved to {rescue} instead", file=sys.stderr)
+            return rescue
+        raise OutputError(f"{exc}; no rescue directory was writable either, the result is lost") from exc
 
 
 def _progress_bar(opts: Options):
@@ -608,11 +662,106 @@ def web(argv: list[str]) -> int:
     return 0
 
 
+REPRODUCE_ITERATIONS = 150  # per render: all five figures at 256 px in under 30 minutes on 2 CPU cores
+LOOK_SAMPLE = "coffee"  # scikit-image photo whose look Fig. 7 transfers when DIR has only one photograph
+
+
+def reproduce(argv: list[str]) -> int:
+    """Render the paper's Figs. 3-7 from a photograph and artworks into labelled contact sheets
+    (figN.png) and an index.html with every tile's settings and losses. Finished renders are kept
+    in OUT/tiles, so running the same command again after a stop continues where it stopped."""
+    from . import figures, gallery
+    from . import reproduce as rep
+
+    p = _Parser(prog="painterly reproduce", description=reproduce.__doc__)
+    p.add_argument(
+        "--images",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="photographs (files named photo*, content* or tubingen*) and artworks (all other images)",
+    )
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="where sheets and index.html go")
+    p.add_argument("--size", type=int, default=256, help="long side of every render in px (default %(default)s)")
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=REPRODUCE_ITERATIONS,
+        help="L-BFGS iterations per render (default %(default)s)",
+    )
+    p.add_argument("--figures", default="3,4,5,6,7", help="which figures (default %(default)s)")
+    p.add_argument("--photo", type=Path, help="the photograph (default: the first photograph in DIR)")
+    p.add_argument("--artwork", type=Path, help="the artwork of Figs. 4-6 (default: the first artwork in DIR)")
+    p.add_argument(
+        "--look",
+        type=Path,
+        help=f"Fig. 7's second photograph (default: the second in DIR, else scikit-image's {LOOK_SAMPLE!r})",
+    )
+    p.add_argument("--device", choices=DEVICES, default=DEFAULTS.device, help="(default %(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    args = p.parse_args(argv)
+    wanted = {int(x) for x in args.figures.split(",") if x.strip().isdigit()}
+    if not wanted or not wanted <= {3, 4, 5, 6, 7}:
+        raise _UsageError(f"--figures: expected numbers from 3 to 7, got {args.figures!r}")
+    if not args.images.is_dir():
+        raise _UsageError(f"--images {args.images}: not a directory")
+    photos, artworks = rep.find_inputs(args.images)
+    photo = args.photo or (photos[0] if photos else None)
+    if photo is None:
+        raise _UsageError(f"--images {args.images}: no photograph (name one photo*.jpg, or pass --photo FILE)")
+    artworks = [a for a in artworks if a != args.look]
+    if not artworks:
+        raise _UsageError(f"--images {args.images}: no artwork images besides the photograph")
+    if args.out.resolve() == args.images.resolve():
+        raise _UsageError("--out must not be the --images directory")
+    args.out.mkdir(parents=True, exist_ok=True)
+    look = args.look or next((q for q in photos if q != photo), None)
+    if look is None:
+        from . import samples
+
+        look = images.save(samples.photo(LOOK_SAMPLE), args.out / f"look-{LOOK_SAMPLE}.png")
+    for path in (photo, look, args.artwork, *artworks):
+        if path is not None:
+            images.load(path, "input image")  # every bad input is reported before hours of work
+    base = Options(size=args.size, iterations=args.iterations, device=args.device).validate()
+    plan = [f for f in figures.plan(photo, artworks, look, args.artwork) if f.number in wanted]
+    started = time.monotonic()
+    rendered: dict[str, rep.Rendered] = {}
+    total = 0
+    try:
+        for progress in rep.render(plan, args.out, base):
+            rendered[progress.key] = r = progress.result
+            total = progress.total
+            if not args.quiet:
+                how = "reused" if r.reused else f"{r.seconds:.1f} s"
+                print(
+                    f"painterly: [{progress.done}/{progress.total}] {r.tile.caption} ({r.tile.style.stem}): {how}, "
+                    f"content {r.content_loss:.3g} style {r.style_loss:.3g}",
+                    file=sys.stderr,
+                )
+    except KeyboardInterrupt:
+        print(
+            f"painterly: interrupted after {len(rendered)} of {total or '?'} renders; they are kept in "
+            f"{args.out / 'tiles'} and the same command continues from there",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    results = {f.number: rep.results_for(f, rendered, base) for f in plan}
+    written = gallery.write(plan, results, args.out, base)
+    if not args.quiet:
+        print(
+            f"painterly: wrote {len(written) - 1} sheets and {written[-1]} "
+            f"({len(rendered)} renders, {time.monotonic() - started:.0f} s)",
+            file=sys.stderr,
+        )
+    return 0
+
+
 class _UsageError(Exception):
     pass
 
 
-COMMANDS = {"score": score, "demo": demo, "presets": presets, "web": web}
+COMMANDS = {"score": score, "demo": demo, "presets": presets, "reproduce": reproduce, "web": web}
 
 
 def main(argv: list[str] | None = None) -> int:

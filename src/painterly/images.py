@@ -64,6 +64,8 @@ def _check_pixels(image: Image.Image, what: str, name: str, max_pixels: int) -> 
 
 def _open_file(path: Path, what: str, max_pixels: int) -> Image.Image:
     if not path.exists():
+        if path.is_symlink():
+            raise InputImageError(f"{what} {path}: broken symbolic link (its target {os.readlink(path)} is missing)")
         raise InputImageError(f"{what} {path}: no such file")
     if path.is_dir():
         raise InputImageError(f"{what} {path}: is a directory, not an image")
@@ -88,6 +90,11 @@ def _open_file(path: Path, what: str, max_pixels: int) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InputImageError(f"{what} {path}: image is too large (decompression bomb guard)") from exc
     except UnidentifiedImageError as exc:
+        kind = _sniff(path)
+        if kind == "SVG":
+            raise InputImageError(f"{what} {path}: SVG is a vector format; convert it to PNG first") from exc
+        if kind is not None:
+            raise InputImageError(f"{what} {path}: corrupt {kind} file (its header is unreadable)") from exc
         raise InputImageError(f"{what} {path}: not an image file Pillow can read") from exc
     except PermissionError as exc:
         raise InputImageError(f"{what} {path}: permission denied") from exc
@@ -95,6 +102,24 @@ def _open_file(path: Path, what: str, max_pixels: int) -> Image.Image:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputImageError(f"{what} {path}: corrupt or truncated image ({reason})") from exc
     return image
+
+
+SIGNATURES = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
+
+
+def _sniff(path: Path) -> str | None:
+    """The format a file claims by its first bytes (for messages about files Pillow rejects)."""
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    for magic, kind in SIGNATURES.items():
+        if head.startswith(magic):
+            return kind
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "WebP"
+    text = head.lstrip().lower()
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
+        return "SVG"
+    return None
 
 
 def _from_array(array: np.ndarray, name: str) -> Image.Image:
@@ -181,6 +206,20 @@ def check_output(path: str | os.PathLike, inputs: list[str | os.PathLike] = (), 
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"output {path}: directory {parent} is not writable")
     return path
+
+
+def check_free_space(path: str | os.PathLike, need: float) -> None:
+    """Raise OutputError when the file system holding `path` has less than `need` bytes free."""
+    directory = Path(path).parent if str(Path(path).parent) else Path(".")
+    try:
+        stat = os.statvfs(directory)
+    except OSError:
+        return  # not knowable here; the atomic save still reports a failure without losing the result
+    free = stat.f_bavail * stat.f_frsize
+    if free < need:
+        raise OutputError(
+            f"output {path}: only {free / 2**20:.1f} MB free in {directory}, about {need / 2**20:.1f} MB needed"
+        )
 
 
 def _same_file(a: Path, b: Path) -> bool:

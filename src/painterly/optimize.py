@@ -119,7 +119,7 @@ def iterate(
     x = init.detach().clone().requires_grad_(True)
     tracker = _Tracker(objective, x)
     opt = _make_optimizer(optimizer, x, lr, history)
-    restarts = 0
+    restarts = stalls = 0
     iteration = 0
     if resume is not None:
         with torch.no_grad():
@@ -127,7 +127,7 @@ def iterate(
         opt.load_state_dict(resume["optimizer"])
         tracker.scale, tracker.best_loss = resume["scale"], resume["best_loss"]
         tracker.best_image, tracker.evaluations = resume["best_image"], resume["evaluations"]
-        iteration, restarts = resume["iteration"], resume["restarts"]
+        iteration, restarts, stalls = resume["iteration"], resume["restarts"], resume.get("stalls", 0)
 
     def checkpoint() -> dict:
         return {
@@ -139,12 +139,14 @@ def iterate(
             "evaluations": tracker.evaluations,
             "iteration": iteration,
             "restarts": restarts,
+            "stalls": stalls,
         }
 
     if iterations == 0:
         tracker.closure()
     while iteration < iterations:
         note = ""
+        best_before = tracker.best_loss
         try:
             if optimizer == "adam":
                 opt.zero_grad(set_to_none=True)
@@ -175,10 +177,22 @@ def iterate(
             opt = _make_optimizer(optimizer, x, lr, history, step_scale=0.5**restarts)
             tracker._cached = None
             note = f"diverged (loss {loss:.3g}); restarted from the best image"
+        elif optimizer == "lbfgs" and not tracker.best_loss < best_before:
+            # The line search found no decrease: L-BFGS' curvature pairs no longer fit (e.g. after a
+            # projection moved pixels) and it would repeat the same failing search. Start its
+            # history afresh from the best image; a second stall in a row means it has converged.
+            stalls += 1
+            with torch.no_grad():
+                x.copy_(tracker.best_image)
+            opt = _make_optimizer(optimizer, x, lr, history, step_scale=0.5**restarts)
+            tracker._cached = None
+            note = "converged (no decrease after an L-BFGS reset)" if stalls > 1 else ""
+        else:
+            stalls = 0
         yield Step(
             iteration=iteration,
             iterations=iterations,
-            loss=tracker.best_loss if note else loss,
+            loss=tracker.best_loss if note or stalls else loss,
             content=current.content if current else math.nan,
             style=current.style if current else math.nan,
             tv=current.tv if current else math.nan,
@@ -187,6 +201,8 @@ def iterate(
             note=note,
             checkpoint=checkpoint,
         )
+        if stalls > 1:
+            return
     if iterations == 0:
         current = tracker.last
         yield Step(

@@ -15,8 +15,9 @@ from .errors import OptionsError
 CONTENT_LAYERS: tuple[str, ...] = ("conv4_2",)
 STYLE_LAYERS: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 
-MULTISCALE_ABOVE = 256  # px: larger outputs are rendered coarse-to-fine by default
+MULTISCALE_FROM = 256  # px: outputs this large and larger are rendered coarse-to-fine by default
 MIN_SCALE = 128  # px: the smallest scale of a coarse-to-fine run
+MIN_SIDE = 16  # px: the shortest image side VGG-19 takes (it halves the image 4 times before conv5_1)
 MAX_SCALES = 4
 INITS = ("noise", "content", "style")
 COLOR_METHODS = ("none", "luminance", "histogram")
@@ -68,16 +69,18 @@ class Options:
     precision: str = "auto"
     channels_last: bool = True
 
-    def schedule(self) -> list[tuple[int, int]]:
+    def schedule(self, aspect: float = 1.0) -> list[tuple[int, int]]:
         """(long side px, iterations) per scale, coarse to fine.
 
-        With `multiscale` and sizes above MULTISCALE_ABOVE, the run starts at a fraction of
+        With `multiscale` and sizes from MULTISCALE_FROM up, the run starts at a fraction of
         the size and doubles up to it; lower scales get more iterations (they are cheap) and
-        every scale starts from the previous result upsampled.
+        every scale starts from the previous result upsampled. `aspect` (long / short side of
+        the content) drops scales whose short side would be under MIN_SIDE.
         """
         sides = [self.size]
-        if self.multiscale and self.size > MULTISCALE_ABOVE:
-            while sides[0] // 2 >= MIN_SCALE and len(sides) < MAX_SCALES:
+        smallest = max(MIN_SCALE, math.ceil(MIN_SIDE * aspect))
+        if self.multiscale and self.size >= MULTISCALE_FROM:
+            while sides[0] // 2 >= smallest and len(sides) < MAX_SCALES:
                 sides.insert(0, sides[0] // 2)
         shares = [2.0 ** (len(sides) - 1 - k) for k in range(len(sides))]
         counts = [int(self.iterations * s / sum(shares)) for s in shares]
