@@ -316,11 +316,21 @@ def test_no_file_on_the_server_is_readable(server):
     assert listening == {"127.0.0.1"}
 
 
+def test_web_on_a_busy_port_says_so_in_one_line(server):
+    port = server[0].rstrip("/").rsplit(":", 1)[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "painterly", "web", "--port", port], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(f"painterly: error: cannot listen on 127.0.0.1:{port}: ")
+    assert "\n" not in result.stderr.strip()
+
+
 def test_web_without_gradio_says_how_to_install_it():
     code = (
         "import sys; sys.modules['gradio'] = None\n"
         "from painterly.cli import main\n"
-        "sys.exit(main(['web', '--port', '0']))\n"
+        "sys.exit(main(['web', '--port', '1']))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
@@ -332,7 +342,7 @@ def test_web_without_gradio_says_how_to_install_it():
     [
         (["--concurrency", "0"], "--concurrency must be at least 1"),
         (["--max-size", "20"], "--max-size must be from 64"),
-        (["--port", "70000"], "--port must be from 0 to 65535"),
+        (["--port", "70000"], "--port must be from 1 to 65535"),
     ],
 )
 def test_web_option_errors_exit_2_with_one_line(args, expect, capsys):

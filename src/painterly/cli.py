@@ -640,25 +640,30 @@ def web(argv: list[str]) -> int:
             raise _UsageError(f"--{name.replace('_', '-')} must be at least 1")
     if not 64 <= args.max_size <= 16384:
         raise _UsageError("--max-size must be from 64 to 16384 px")
-    if not 0 <= args.port <= 65535:
-        raise _UsageError(f"--port must be from 0 to 65535, got {args.port}")
+    if not 1 <= args.port <= 65535:
+        raise _UsageError(f"--port must be from 1 to 65535, got {args.port}")
     try:
         from . import web as webui
     except ImportError as exc:
         if exc.name is None or not exc.name.startswith("gradio"):
             raise
         raise _UsageError("the web UI needs Gradio: pip install 'painterly[web]'") from None
-    print(f"painterly: serving the web UI on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr)
-    webui.serve(
-        args.host,
-        args.port,
-        concurrency=args.concurrency,
-        max_queue=args.max_queue,
-        max_side=args.max_size,
-        device=args.device,
-        max_memory=args.max_memory,
-        **({"max_pixels": args.max_pixels} if args.max_pixels else {}),
-    )
+    try:
+        app = webui.serve(
+            args.host,
+            args.port,
+            concurrency=args.concurrency,
+            max_queue=args.max_queue,
+            max_side=args.max_size,
+            device=args.device,
+            max_memory=args.max_memory,
+            **({"max_pixels": args.max_pixels} if args.max_pixels else {}),
+            block=False,
+        )
+    except OSError as exc:  # Gradio's "Cannot find empty port", or an address this machine does not have
+        raise _UsageError(f"cannot listen on {args.host}:{args.port}: {str(exc).split('. ')[0]}") from None
+    print(f"painterly: serving the web UI on http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
+    webui.wait(app)
     return 0
 
 

@@ -8,7 +8,6 @@ run's settings embedded, so a cancelled run still leaves its best image to downl
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
 import tempfile
@@ -366,22 +365,35 @@ def serve(
     max_memory: float | None = None,
     block: bool = True,
 ) -> gr.Blocks:
-    """Start the server on host:port (loopback unless told otherwise); blocks unless `block` is False."""
+    """Start the server on host:port (loopback unless told otherwise); with `block`, serve until
+    Ctrl-C, else return the running app (see `wait`). Raises OSError when the port is taken."""
     app = build_app(concurrency, max_queue, max_side, max_pixels, device, max_memory)
-    with contextlib.suppress(KeyboardInterrupt):
-        app.launch(
-            server_name=host,
-            server_port=port,
-            max_file_size=MAX_FILE_SIZE,
-            allowed_paths=[],
-            share=False,
-            ssr_mode=False,
-            show_error=True,
-            inbrowser=False,
-            quiet=True,
-            prevent_thread_lock=not block,
-            mcp_server=False,
-            footer_links=["api"],
-            run_history=False,
-        )
+    app.launch(
+        server_name=host,
+        server_port=port,
+        max_file_size=MAX_FILE_SIZE,
+        allowed_paths=[],
+        share=False,
+        ssr_mode=False,
+        show_error=True,
+        inbrowser=False,
+        quiet=True,
+        prevent_thread_lock=True,
+        mcp_server=False,
+        footer_links=["api"],
+        run_history=False,
+    )
+    if block:
+        wait(app)
     return app
+
+
+def wait(app: gr.Blocks) -> None:
+    """Serve until Ctrl-C (KeyboardInterrupt), then close the server."""
+    try:
+        while app.is_running:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.close()
