@@ -1,10 +1,10 @@
 """Make docs/web.png: the web UI mid-run, in headless Chromium, on the demo images.
 
-    .venv/bin/python docs/make_web_screenshot.py [--size 256] [--iterations 300] [--at 20]
+    .venv/bin/python docs/make_web_screenshot.py [--size 256] [--iterations 300] [--at 215]
 
 Starts `painterly web` on a free loopback port, presses 'Use the demo images' (scikit-image's
 cat photo and immunohistochemistry micrograph), runs, and takes the screenshot once the
-progress reaches iteration --at (the picture half formed). Needs /usr/bin/chromium and
+progress reaches iteration --at (the picture still forming). Needs /usr/bin/chromium and
 /usr/bin/chromedriver (Debian's chromium, chromium-driver) and selenium.
 """
 
@@ -67,7 +67,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--iterations", type=int, default=300)
-    p.add_argument("--at", type=int, default=20, help="take the screenshot from this iteration on")
+    p.add_argument(
+        "--at",
+        type=int,
+        default=215,
+        help="take the screenshot from this iteration on (default: early in the 256 px stage, which starts at 200)",
+    )
     p.add_argument("--width", type=int, default=1280)
     p.add_argument("--height", type=int, default=1000)
     p.add_argument("-o", "--output", default=str(ROOT / "docs" / "web.png"))

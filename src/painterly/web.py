@@ -30,6 +30,8 @@ MAX_QUEUE = 32  # runs waiting at once; further users are told the queue is full
 PREVIEW_EVERY = 5  # iterations between previews...
 PREVIEW_SECONDS = 2.0  # ...or sooner when iterations are slow
 CACHE_CLEANUP = (3600, 3600)  # s: every hour, delete Gradio's copies of files older than an hour
+# Small previews (coarse scales, 64 px runs) are scaled up to the box instead of shown at their pixel size.
+CSS = "#preview img { width: 100%; height: 100%; object-fit: contain; }"
 
 
 def _name(path: str) -> str:
@@ -382,6 +384,7 @@ def serve(
         mcp_server=False,
         footer_links=["api"],
         run_history=False,
+        css=CSS,
     )
     if block:
         wait(app)
