@@ -268,6 +268,8 @@ def test_bad_settings_are_refused_with_a_clear_message(server, inputs):
     assert "style weights has 2 values for 1 style images" in message
     message = submit_error(url, inputs[0], inputs[1], size=64, iterations=1, init="/etc/passwd")
     assert "root:" not in message
+    message = submit_error(url, inputs[0], inputs[1], size=4096, iterations=1)  # memory stays bounded
+    assert "4096 is greater than maximum value 1024" in message
 
 
 def test_uploads_over_25_mb_are_refused(server, tmp_path):
