@@ -667,7 +667,7 @@ def web(argv: list[str]) -> int:
     return 0
 
 
-REPRODUCE_ITERATIONS = 150  # per render: all five figures at 256 px in under 30 minutes on 2 CPU cores
+REPRODUCE_ITERATIONS = 100  # per render: all five figures at 256 px in under 30 minutes on 2 CPU cores
 LOOK_SAMPLE = "coffee"  # scikit-image photo whose look Fig. 7 transfers when DIR has only one photograph
 
 
