@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .options import STYLE_LAYERS
+from .options import PRESETS, STYLE_LAYERS
 
 RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)  # Fig. 4's columns: alpha/beta
 PAPER_RATIO = 1e-3
@@ -117,7 +117,8 @@ def figure6(photo: Path, artwork: Path) -> Figure:
     )
 
 
-PHOTOREAL = (("init", "content"), ("tv_weight", 1.0), *_ratio(1e-2))  # as the `photoreal` preset
+_PRESET = PRESETS["photoreal"]
+PHOTOREAL = (("init", _PRESET["init"]), ("tv_weight", _PRESET["tv_weight"]), *_ratio(_PRESET["ratio"]))
 
 
 def figure7(photo: Path, look: Path) -> Figure:
@@ -125,7 +126,7 @@ def figure7(photo: Path, look: Path) -> Figure:
     tiles = (
         _input(photo, "photo"),
         _input(look, "look from"),
-        Tile("photorealistic, alpha/beta 1e-2", photo, look, PHOTOREAL),
+        Tile(f"photorealistic preset, alpha/beta {_PRESET['ratio']:.0e}", photo, look, PHOTOREAL),
     )
     return Figure(
         7,

@@ -220,7 +220,7 @@ PRESETS: dict[str, dict] = {
     "photoreal": {
         "about": "photo-to-photo look transfer (paper Fig. 7): start from the photo, more content, light smoothing",
         "init": "content",
-        "ratio": 1e-2,
+        "ratio": 1e-1,  # 1e-2 (plain network) still paints the other photo's textures in; 1e-1 moves light and colour
         "tv_weight": 1.0,
     },
 }
