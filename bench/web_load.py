@@ -27,6 +27,19 @@ from PIL import Image
 
 STARTUP_TIMEOUT = 240  # s: importing gradio and torch on a busy 2-core machine is slow
 
+# Headless Debian Chromium on a machine without internet: without the networking flags it keeps
+# trying (and failing) to reach Google's services. Used by tests/test_web.py and the screenshot script.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""

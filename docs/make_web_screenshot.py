@@ -28,17 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 import web_load  # noqa: E402 - starts and stops the server
 
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-)
+FLAGS = (*web_load.CHROMIUM_FLAGS, "--hide-scrollbars")
 
 
 def until(condition, timeout: float, what: str):

@@ -28,17 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import web_load  # noqa: E402 - bench/ holds the server and load-test helpers
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,1100",
-)
+CHROMIUM_FLAGS = (*web_load.CHROMIUM_FLAGS, "--window-size=1400,1100")
 MAX_PIXELS = 2_000_000  # the server's limit here, so the too-many-pixels test needs only a small file
 
 
