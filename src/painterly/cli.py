@@ -649,17 +649,15 @@ def web(argv: list[str]) -> int:
             raise
         raise _UsageError("the web UI needs Gradio: pip install 'painterly[web]'") from None
     try:
-        app = webui.serve(
-            args.host,
-            args.port,
+        page = webui.build_app(
             concurrency=args.concurrency,
             max_queue=args.max_queue,
             max_side=args.max_size,
             device=args.device,
             max_memory=args.max_memory,
             **({"max_pixels": args.max_pixels} if args.max_pixels else {}),
-            block=False,
         )
+        app = webui.serve(page, args.host, args.port, block=False)
     except OSError as exc:  # Gradio's "Cannot find empty port", or an address this machine does not have
         raise _UsageError(f"cannot listen on {args.host}:{args.port}: {str(exc).split('. ')[0]}") from None
     print(f"painterly: serving the web UI on http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)

@@ -356,20 +356,9 @@ def build_app(
     return app
 
 
-def serve(
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    concurrency: int = 1,
-    max_queue: int = MAX_QUEUE,
-    max_side: int = MAX_SIDE,
-    max_pixels: int = MAX_PIXELS,
-    device: str = DEFAULTS.device,
-    max_memory: float | None = None,
-    block: bool = True,
-) -> gr.Blocks:
-    """Start the server on host:port (loopback unless told otherwise); with `block`, serve until
-    Ctrl-C, else return the running app (see `wait`). Raises OSError when the port is taken."""
-    app = build_app(concurrency, max_queue, max_side, max_pixels, device, max_memory)
+def serve(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
+    """Start `app` (from `build_app`) on host:port (loopback unless told otherwise); with `block`,
+    serve until Ctrl-C, else return the running app (see `wait`). Raises OSError when the port is taken."""
     app.launch(
         server_name=host,
         server_port=port,
