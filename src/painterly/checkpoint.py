@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
-from .errors import InputImageError, OutputError
+from .errors import CheckpointError
+from .files import write_atomic
 
 FORMAT = 1
 
@@ -21,20 +21,8 @@ def path_for(output: str | os.PathLike) -> Path:
 
 def save(path: str | os.PathLike, state: dict, settings: dict[str, str]) -> Path:
     """Write `state` (from `Step.checkpoint()`) and the run's `settings` atomically."""
-    path = Path(path)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT, "settings": settings, "state": state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise OutputError(f"checkpoint {path}: cannot write ({exc.strerror or exc})") from exc
-    return path
+    data = {"format": FORMAT, "settings": settings, "state": state}
+    return write_atomic(path, lambda f: torch.save(data, f), "checkpoint")
 
 
 def load(path: str | os.PathLike, settings: dict[str, str]) -> dict:
@@ -42,15 +30,15 @@ def load(path: str | os.PathLike, settings: dict[str, str]) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise InputImageError(f"checkpoint {path}: no such file") from None
+        raise CheckpointError(f"checkpoint {path}: no such file") from None
     except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
-        raise InputImageError(f"checkpoint {path}: not a painterly checkpoint ({type(exc).__name__})") from exc
+        raise CheckpointError(f"checkpoint {path}: not a painterly checkpoint ({type(exc).__name__})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise InputImageError(f"checkpoint {path}: not a painterly checkpoint")
+        raise CheckpointError(f"checkpoint {path}: not a painterly checkpoint")
     differ = [k for k in settings if data["settings"].get(k) != settings[k]]
     if differ:
         k = differ[0]
-        raise InputImageError(
+        raise CheckpointError(
             f"checkpoint {path}: made with {k}={data['settings'].get(k)}, not {settings[k]}; "
             "resume with the same settings"
         )

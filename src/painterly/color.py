@@ -14,8 +14,6 @@ import torch
 from PIL import Image
 from skimage import color, exposure
 
-METHODS = ("none", "luminance", "histogram")
-
 
 def _array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
@@ -52,3 +50,13 @@ def combine_luminance(result: torch.Tensor, content: Image.Image) -> torch.Tenso
     lab = np.concatenate([color.rgb2lab(rgb)[..., :1], chroma[..., 1:]], axis=-1)
     out = np.clip(color.lab2rgb(lab), 0, 1)
     return torch.from_numpy(out).permute(2, 0, 1).unsqueeze(0).to(result.dtype)
+
+
+def prepare(content: Image.Image, styles: list[Image.Image], method: str) -> tuple[Image.Image, list[Image.Image]]:
+    """The images the network sees for colour preservation `method` (none, luminance, histogram):
+    histogram-matched styles, or luminance-only content and styles."""
+    if method == "histogram":
+        return content, [match_histogram(s, content) for s in styles]
+    if method == "luminance":
+        return luminance(content), [luminance_matched(s, content) for s in styles]
+    return content, styles

@@ -24,6 +24,10 @@ class ResourceError(PainterlyError):
     """A needed resource (weights file, device, memory) is unavailable."""
 
 
+class CheckpointError(PainterlyError):
+    """A checkpoint to resume from is missing, unreadable, or made with other settings."""
+
+
 class DivergedError(PainterlyError):
     """The optimisation diverged repeatedly; `best_image` holds the best image reached."""
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import torch
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import InputImageError, OutputError
+from .files import write_atomic
 
 ImageSource = str | os.PathLike | Image.Image | np.ndarray
 
@@ -248,28 +248,7 @@ def save(image: Image.Image, path: str | os.PathLike, metadata: dict[str, str] |
         kwargs["pnginfo"] = info
     elif fmt == "JPEG":
         kwargs.update(quality=95, comment="; ".join(f"{k}={v}" for k, v in metadata.items()).encode())
-    tmp_name = None
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, format=fmt, **kwargs)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, path)
-        tmp_name = None
-    except OSError as exc:
-        raise OutputError(f"output {path}: cannot write ({exc.strerror or exc})") from exc
-    finally:
-        if tmp_name is not None and os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    return write_atomic(path, lambda f: image.save(f, format=fmt, **kwargs))
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:

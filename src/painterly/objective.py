@@ -7,12 +7,17 @@ image gives alpha * L_content + beta * L_style (+ tv) as float32 scalars.
 from __future__ import annotations
 
 import contextlib
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
-from . import losses
+from . import images, losses, network
+from .options import Options
+from .plan import style_side
 from .vgg import VGG19, preprocess
 
 
@@ -118,6 +123,47 @@ class Objective:
         tv = losses.tv_loss(image) if self.tv_weight else torch.zeros((), device=image.device)
         total = self.alpha * content + self.beta * style + self.tv_weight * tv
         return Losses(total, float(content.detach()), float(style.detach()), float(tv.detach()))
+
+    def content_rel(self, image: torch.Tensor) -> float:
+        """|F - P| / |P| over the content layers: how far `image` [1,3,H,W] is from the photo, scale-free."""
+        with torch.no_grad():
+            feats = self.features(image.clamp(0.0, 1.0), list(self.content_layers))
+            diff = sum(float((feats[k] - self.content_targets[k]).pow(2).sum()) for k in self.content_layers)
+            norm = sum(float(self.content_targets[k].pow(2).sum()) for k in self.content_layers)
+        return math.sqrt(diff / norm) if norm > 0 else math.nan
+
+
+def build(
+    content: Image.Image,
+    styles: Sequence[Image.Image],
+    options: Options,
+    size: tuple[int, int],
+    device: torch.device,
+    masks: Sequence[Image.Image] | None = None,
+) -> Objective:
+    """The objective for an output of `size` (W, H): the content (and masks) resized to it, the
+    styles to `size`'s long side x style_scale (see `plan.style_side`)."""
+    layers = list(options.content_layers) + list(options.style_layers)
+    net = network.build(options, layers, device)
+    content_t = images.to_tensor(content.resize(size, Image.LANCZOS)).to(device)
+    style_ts = [images.to_tensor(images.resize_long_side(s, style_side(size, options, s))).to(device) for s in styles]
+    mask_ts = None
+    if masks is not None:
+        mask_ts = [images.to_tensor(m.resize(size, Image.BILINEAR))[0, 0].to(device) for m in masks]
+    return Objective(
+        net,
+        content_t,
+        style_ts,
+        options.content_weights_per_layer(),
+        options.style_weights_per_layer(),
+        options.content_weight,
+        options.style_weight,
+        list(options.style_blend_weights) if options.style_blend_weights else None,
+        options.tv_weight,
+        network.use_bf16(options, device),
+        options.channels_last,
+        mask_ts,
+    )
 
 
 def _resize_mask(mask: torch.Tensor, shape: torch.Size) -> torch.Tensor:

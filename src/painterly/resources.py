@@ -26,6 +26,15 @@ def estimate(width: int, height: int, history: int = 100) -> tuple[float, float]
     return seconds, memory
 
 
+def disk_bytes(width: int, height: int, history: int, checkpoints: bool) -> float:
+    """Free disk space a run needs for its output (an uncompressed W x H image at most) and, with
+    `checkpoints`, intermediate images plus a checkpoint (L-BFGS history of float32 images)."""
+    need = 3 * width * height + 2**20
+    if checkpoints:
+        need += 2 * need + 4 * 3 * width * height * (2 * history + 3)
+    return need
+
+
 def available_memory() -> float | None:
     """Bytes of memory available now (Linux MemAvailable), or None when unknown."""
     try:

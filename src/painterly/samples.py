@@ -3,6 +3,8 @@ computing the normalised network's factors. Nothing is downloaded."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
@@ -28,3 +30,17 @@ def photos() -> list[Image.Image]:
 
     frames = [Image.fromarray(np.asarray(a)[..., :3], "RGB") for a in data.stereo_motorcycle()[:2]]
     return [photo(name) for name in PHOTOS] + frames
+
+
+def write_demo_inputs(folder: Path, prefix: str = "", keep: bool = False) -> list[Path]:
+    """The demo's content and style written as PNGs `folder`/`prefix`NAME.png; with `keep`, files
+    already there are kept (written once)."""
+    from . import images
+
+    paths = []
+    for name in (DEMO_CONTENT, DEMO_STYLE):
+        path = Path(folder) / f"{prefix}{name}.png"
+        if not (keep and path.exists()):
+            images.save(photo(name), path)
+        paths.append(path)
+    return paths

@@ -14,12 +14,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, api, images
+from ... import __version__, api, images
+from ...options import Options
+from ...plan import schedule
 from .figures import PAPER_RATIO, Figure, Tile
-from .options import Options
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
-PHOTO_NAMES = ("photo", "content", "tubingen")  # file stems starting with these are photographs
 
 
 @dataclass
@@ -44,14 +42,6 @@ class Progress:
     result: Rendered
 
 
-def find_inputs(directory: Path) -> tuple[list[Path], list[Path]]:
-    """(photographs, artworks) in `directory`: photographs are files named photo*, content* or
-    tubingen*; every other image file is an artwork. Sorted by name."""
-    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    photos = [p for p in files if p.stem.lower().startswith(PHOTO_NAMES)]
-    return photos, [p for p in files if p not in photos]
-
-
 def tile_options(base: Options, tile: Tile) -> Options:
     """The base options with the tile's changes applied."""
     return base.replace(**dict(tile.changes or ()))
@@ -60,7 +50,7 @@ def tile_options(base: Options, tile: Tile) -> Options:
 def tile_key(base: Options, tile: Tile) -> str:
     """A name for a render that changes whenever its inputs' bytes or its settings change."""
     opts = tile_options(base, tile)
-    digest = hashlib.sha256(repr((__version__, opts.schedule(), sorted(opts.as_metadata().items()))).encode())
+    digest = hashlib.sha256(repr((__version__, schedule(opts), sorted(opts.as_metadata().items()))).encode())
     for path in (tile.content, tile.style):
         digest.update(Path(path).read_bytes())
     return digest.hexdigest()[:16]
@@ -68,7 +58,7 @@ def tile_key(base: Options, tile: Tile) -> str:
 
 def scoring_options(base: Options) -> Options:
     """Every tile is scored on the paper's Fig. 3 objective, so the numbers compare across tiles."""
-    return Options(size=base.size, content_weight=PAPER_RATIO, style_weight=1.0, device=base.device)
+    return Options(size=base.size, device=base.device).replace(ratio=PAPER_RATIO)
 
 
 def render(figures: Sequence[Figure], out: Path, base: Options) -> Iterator[Progress]:
@@ -90,21 +80,11 @@ def _render_one(tile: Tile, path: Path, base: Options) -> Rendered:
         result = Rendered(tile, path, float(meta.get("seconds", 0)), int(meta.get("iterations_done", 0)))
         result.reused = True
     else:
-        opts = tile_options(base, tile)
         started = time.monotonic()
-        last = None
-        for step in api.stylize_iter(tile.content, tile.style, opts):
-            last = step
+        decided = api.plan(tile.content, tile.style, tile_options(base, tile))
+        *_, last = api.render(decided)
         seconds = time.monotonic() - started
-        metadata = {
-            "version": __version__,
-            "content": tile.content.name,
-            "style": tile.style.name,
-            **opts.as_metadata(),
-            "iterations_done": str(last.iteration),
-            "seconds": f"{seconds:.1f}",
-        }
-        images.save(images.to_image(last.image), path, metadata)
+        images.save(images.to_image(last.image), path, {**decided.metadata(last), "seconds": f"{seconds:.1f}"})
         result = Rendered(tile, path, seconds, last.iteration)
     (s,) = api.score(tile.content, tile.style, [path], scoring_options(base))
     result.content_loss, result.style_loss, result.content_rel = s.content, s.style, s.content_rel

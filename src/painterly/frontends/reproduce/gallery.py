@@ -8,11 +8,12 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import images
+from ... import images
+from ...files import write_text_atomic
+from ...options import Options
 from .contact_sheet import Cell, sheet
 from .figures import Figure
-from .options import Options
-from .reproduce import Rendered, tile_options
+from .tiles import Rendered, tile_options
 
 
 def _cell(result: Rendered, labelled: bool) -> Cell:
@@ -97,8 +98,4 @@ def _write_index(figures: Sequence[Figure], results: dict[int, list[Rendered]], 
                 f"<td class='n'>{r.iterations or ''}</td><td class='n'>{r.seconds:.1f}</td></tr>"
             )
         parts.append("</table>")
-    path = out / "index.html"
-    tmp = path.with_name(".index.html.tmp")
-    tmp.write_text("\n".join(parts) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(out / "index.html", "\n".join(parts) + "\n")

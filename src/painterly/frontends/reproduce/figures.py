@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .options import PRESETS, STYLE_LAYERS
+from ...options import PRESETS, STYLE_LAYERS
 
 RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)  # Fig. 4's columns: alpha/beta
 PAPER_RATIO = 1e-3
@@ -42,7 +42,7 @@ class Figure:
 
 
 def _ratio(r: float) -> tuple[tuple[str, object], ...]:
-    return (("content_weight", r), ("style_weight", 1.0))
+    return (("ratio", r),)  # Options.replace turns it into the weights, as every front door does
 
 
 def _input(path: Path, what: str) -> Tile:
@@ -117,8 +117,8 @@ def figure6(photo: Path, artwork: Path) -> Figure:
     )
 
 
-_PRESET = PRESETS["photoreal"]
-PHOTOREAL = (("init", _PRESET["init"]), ("tv_weight", _PRESET["tv_weight"]), *_ratio(_PRESET["ratio"]))
+_PRESET = PRESETS["photoreal"].values
+PHOTOREAL = tuple(_PRESET.items())
 
 
 def figure7(photo: Path, look: Path) -> Figure:

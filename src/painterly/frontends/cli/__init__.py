@@ -1,0 +1,39 @@
+"""The `painterly` command: argv -> a subcommand or a render; one-line errors and exit codes.
+
+painterly CONTENT STYLE [STYLE ...] -o OUT [options]
+painterly score | demo | presets | reproduce | web ...
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ...errors import PainterlyError
+from . import commands, render
+from .flags import EXIT_USER_ERROR, UsageError
+
+COMMANDS = {
+    "score": commands.score,
+    "demo": commands.demo,
+    "presets": commands.presets,
+    "reproduce": commands.reproduce,
+    "web": commands.web,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `painterly` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = COMMANDS.get(argv[0]) if argv else None
+    try:
+        return command(argv[1:]) if command else render.main(argv)
+    except (PainterlyError, UsageError) as exc:
+        print(f"painterly: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("painterly: interrupted", file=sys.stderr)
+        return render.EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""The subcommands besides rendering: score, demo, presets, reproduce, web."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ... import api, samples
+from ...options import PRESETS, SERVER, SPECS, Options
+from . import flags, render
+
+REPRODUCE_DEFAULTS = Options(size=256, iterations=100)  # per render: Figs. 3-7 at 256 px in ~20 min on 2 cores
+
+
+def score(argv: list[str]) -> int:
+    """Print the paper's content loss, style loss and total (alpha*content + beta*style) for finished
+    images, e.g. to compare settings or tools."""
+    p = flags.Parser(prog="painterly score", description=score.__doc__)
+    p.add_argument("content", metavar="CONTENT", help="the photograph the images were made from")
+    p.add_argument("style", metavar="STYLE", help="the artwork")
+    p.add_argument("outputs", metavar="OUTPUT", nargs="+", help="finished images to score")
+    p.add_argument(
+        "--also-style",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a further style image (blended, as for a multi-style run)",
+    )
+    flags.add_options(p)
+    args = p.parse_args(argv)
+    opts = flags.options_from(args)
+    styles = [args.style, *args.also_style]
+    results = api.score(args.content, styles if len(styles) > 1 else styles[0], args.outputs, opts)
+    print(
+        f"# alpha={opts.content_weight:g} beta={opts.style_weight:g} size={opts.size} network={opts.network} "
+        f"pooling={opts.pooling}"
+    )
+    print(f"{'output':40s} {'content':>12s} {'style':>12s} {'total':>12s} {'content_rel':>11s}")
+    for path, r in zip(args.outputs, results):
+        print(f"{str(path):40s} {r.content:12.5g} {r.style:12.5g} {r.total:12.5g} {r.content_rel:11.4f}")
+    return 0
+
+
+def demo(argv: list[str]) -> int:
+    """Run on scikit-image's bundled photos (a cat, a stained-tissue micrograph as the 'artwork').
+
+    Any run option may follow; the inputs are written beside the output for reference.
+    """
+    p = flags.Parser(prog="painterly demo", description=demo.__doc__)
+    p.add_argument("-o", "--output", default="out/demo.png", help="output file (default %(default)s)")
+    known, rest = p.parse_known_args(argv)
+    out = Path(known.output)
+    if not out.parent.is_dir():
+        raise flags.UsageError(f"output {out}: directory {out.parent} does not exist")
+    paths = [str(p) for p in samples.write_demo_inputs(out.parent, prefix=f"{out.stem}-")]
+    return render.main([*paths, "-o", str(out), "--size", "256", "--iterations", "300", *rest])
+
+
+def presets(argv: list[str]) -> int:
+    """Print the named presets and their settings, as flags you can paste."""
+    flags.Parser(prog="painterly presets", description=presets.__doc__).parse_args(argv)
+    for name, preset in PRESETS.items():
+        print(f"{name:10} {preset.about}\n{'':10} --preset {name} = {flags.as_flags(preset.values)}")
+    return 0
+
+
+def reproduce(argv: list[str]) -> int:
+    """Render the paper's Figs. 3-7 from a photograph and artworks into labelled contact sheets
+    (figN.png) and an index.html with every tile's settings and losses. Finished renders are kept
+    in OUT/tiles, so running the same command again after a stop continues where it stopped."""
+    from .. import reproduce as rep
+    from ..reproduce import figures, gallery, tiles
+
+    p = flags.Parser(prog="painterly reproduce", description=reproduce.__doc__)
+    p.add_argument(
+        "--images",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="photographs (files named photo*, content* or tubingen*) and artworks (all other images)",
+    )
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="where sheets and index.html go")
+    p.add_argument("--figures", default="3,4,5,6,7", help="which figures (default %(default)s)")
+    p.add_argument("--photo", type=Path, help="the photograph (default: the first photograph in DIR)")
+    p.add_argument("--artwork", type=Path, help="the artwork of Figs. 4-6 (default: the first artwork in DIR)")
+    p.add_argument(
+        "--look",
+        type=Path,
+        help=f"Fig. 7's second photograph (default: the second in DIR, else scikit-image's {rep.LOOK_SAMPLE!r})",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    flags.add_options(p, ("size", "iterations", "device"), REPRODUCE_DEFAULTS)
+    args = p.parse_args(argv)
+    wanted = {int(x) for x in args.figures.split(",") if x.strip().isdigit()}
+    if not wanted or not wanted <= {3, 4, 5, 6, 7}:
+        raise flags.UsageError(f"--figures: expected numbers from 3 to 7, got {args.figures!r}")
+    base = flags.options_from(args, REPRODUCE_DEFAULTS)
+    src = rep.choose_sources(args.images, args.out, args.photo, args.artwork, args.look)
+    plan = [f for f in figures.plan(src.photo, src.artworks, src.look, src.artwork) if f.number in wanted]
+    started = time.monotonic()
+    rendered: dict[str, tiles.Rendered] = {}
+    total = 0
+    try:
+        for progress in tiles.render(plan, args.out, base):
+            rendered[progress.key] = r = progress.result
+            total = progress.total
+            if not args.quiet:
+                how = "reused" if r.reused else f"{r.seconds:.1f} s"
+                print(
+                    f"painterly: [{progress.done}/{progress.total}] {r.tile.caption} ({r.tile.style.stem}): {how}, "
+                    f"content {r.content_loss:.3g} style {r.style_loss:.3g}",
+                    file=sys.stderr,
+                )
+    except KeyboardInterrupt:
+        print(
+            f"painterly: interrupted after {len(rendered)} of {total or '?'} renders; they are kept in "
+            f"{args.out / 'tiles'} and the same command continues from there",
+            file=sys.stderr,
+        )
+        return render.EXIT_INTERRUPTED
+    results = {f.number: tiles.results_for(f, rendered, base) for f in plan}
+    written = gallery.write(plan, results, args.out, base)
+    if not args.quiet:
+        print(
+            f"painterly: wrote {len(written) - 1} sheets and {written[-1]} "
+            f"({len(rendered)} renders, {time.monotonic() - started:.0f} s)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def web(argv: list[str]) -> int:
+    """Serve the web UI: upload a photo and style images, watch the picture form, download the PNG.
+
+    Runs take turns through a queue; it listens on 127.0.0.1 (this machine only) unless --host says otherwise.
+    """
+    p = flags.Parser(prog="painterly web", description=web.__doc__)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for all (default %(default)s)")
+    p.add_argument("--port", type=int, default=7860, help="TCP port (default %(default)s)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        metavar="N",
+        help="runs at once; each needs its own memory, the others wait in the queue (default %(default)s)",
+    )
+    p.add_argument("--max-queue", type=int, default=32, metavar="N", help="runs waiting at most (default %(default)s)")
+    p.add_argument("--max-size", type=int, default=1024, metavar="PX", help="largest output size (default %(default)s)")
+    p.add_argument(
+        "--max-pixels", type=int, default=None, metavar="N", help="largest input image in pixels (default 25 million)"
+    )
+    flags.add_options(p, [s.name for s in SPECS if s.web == SERVER])  # the settings the server's owner makes
+    args = p.parse_args(argv)
+    for name in ("concurrency", "max_queue"):
+        if getattr(args, name) < 1:
+            raise flags.UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if not 64 <= args.max_size <= 16384:
+        raise flags.UsageError("--max-size must be from 64 to 16384 px")
+    if not 1 <= args.port <= 65535:
+        raise flags.UsageError(f"--port must be from 1 to 65535, got {args.port}")
+    server = flags.options_from(args)
+    try:
+        from .. import web as webui
+    except ImportError as exc:
+        if exc.name is None or not exc.name.startswith("gradio"):
+            raise
+        raise flags.UsageError("the web UI needs Gradio: pip install 'painterly[web]'") from None
+    try:
+        page = webui.build_app(
+            concurrency=args.concurrency,
+            max_queue=args.max_queue,
+            max_side=args.max_size,
+            server=server,
+            **({"max_pixels": args.max_pixels} if args.max_pixels else {}),
+        )
+        app = webui.serve(page, args.host, args.port, block=False)
+    except OSError as exc:  # Gradio's "Cannot find empty port", or an address this machine does not have
+        raise flags.UsageError(f"cannot listen on {args.host}:{args.port}: {str(exc).split('. ')[0]}") from None
+    print(f"painterly: serving the web UI on http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
+    webui.wait(app)
+    return 0

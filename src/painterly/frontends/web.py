@@ -1,0 +1,300 @@
+"""The web UI (`painterly web`): a thin Gradio layer over `api.render` and `Options`;
+its controls are generated from the option declarations (`options.SPECS`).
+
+Uploads are checked by `images.load` (with a lower pixel limit than the CLI's), runs go
+through Gradio's queue (by default one at a time), and each run streams its best image so
+far and its losses every few iterations. Every preview is also written as a PNG with the
+run's settings embedded, so a cancelled run still leaves its best image to download.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import gradio as gr
+
+from .. import api, images, samples
+from ..errors import OptionsError, PainterlyError
+from ..options import INITS, PRESETS, SPECS, Control, Options, Spec, coerce_changes
+from ..plan import Plan, load_inputs, make_plan
+
+DEFAULTS = Options()
+MAX_FILE_SIZE = "25mb"  # per upload; Gradio refuses larger files before they reach the handler
+MAX_PIXELS = 25_000_000  # per input image; larger ones are refused with a message
+MAX_SIDE = 1024  # px: the largest output size offered
+MAX_QUEUE = 32  # runs waiting at once; further users are told the queue is full
+PREVIEW_EVERY = 5  # iterations between previews...
+PREVIEW_SECONDS = 2.0  # ...or sooner when iterations are slow
+CACHE_CLEANUP = (3600, 3600)  # s: every hour, delete Gradio's copies of files older than an hour
+# Small previews (coarse scales, 64 px runs) are scaled up to the box instead of shown at their pixel size.
+CSS = "#preview img { width: 100%; height: 100%; object-fit: contain; }"
+
+
+def _name(path: str) -> str:
+    return Path(path).name
+
+
+def _plan(content: str | None, styles: Sequence[str] | None, options: Options, max_pixels: int) -> Plan:
+    """The run for the uploaded files (each decoded once, `max_pixels` at most); one-line gr.Error."""
+    if not content:
+        raise gr.Error("Upload a content photo (or press 'Use the demo images').")
+    if not styles:
+        raise gr.Error("Upload at least one style image.")
+    try:
+        return make_plan(load_inputs(content, list(styles), options, max_pixels), options)
+    except PainterlyError as exc:
+        raise gr.Error(_private(str(exc), [content, *styles])) from None
+
+
+def _private(message: str, paths: Sequence[str]) -> str:
+    """`message` with the uploads' paths on the server replaced by the user's file names."""
+    for path in paths:
+        message = message.replace(str(path), _name(path))
+    return message
+
+
+def ui_value(spec: Spec, value: object) -> object:
+    """An option value as its control shows it: layer tuples as lists, number tuples as text."""
+    if spec.kind == "layers":
+        return list(value or ())
+    if spec.kind == "floats":
+        return spec.show(value) if value else ""
+    return value
+
+
+def start_value(spec: Spec) -> object:
+    """A control's value when the page opens (or a preset leaves it unset)."""
+    return ui_value(spec, spec.web.value if spec.web.value is not None else spec.default)
+
+
+def component(spec: Spec, max_side: int) -> gr.components.Component:
+    """The Gradio control declared for `spec` (see `options.Control`)."""
+    c: Control = spec.web
+    common = dict(label=c.label, elem_id=spec.key, value=start_value(spec))
+    choices = c.choices or spec.choices
+    if spec.kind == "layers":
+        return gr.CheckboxGroup(list(choices), **common)
+    if choices is not None:
+        return gr.Radio(list(choices), **common)
+    if spec.kind == "bool":
+        return gr.Checkbox(**common)
+    if spec.kind == "floats":
+        return gr.Textbox(placeholder=c.info, **common)
+    if c.minimum is not None and c.maximum is not None:
+        top = min(c.maximum, max_side) if spec.name == "size" else c.maximum
+        return gr.Slider(c.minimum, top, step=c.step, info=c.info or None, **common)
+    return gr.Number(minimum=c.minimum, info=c.info or None, precision=0 if spec.kind == "int" else None, **common)
+
+
+def make_options(values: dict[str, object], server: Options = DEFAULTS) -> Options:
+    """The page's control values ({control key: value}) over the server's own settings, validated;
+    bad values raise gr.Error with one line."""
+    try:
+        changes = coerce_changes({KEYS[key]: value for key, value in values.items()})
+        if changes.get("init", "noise") not in INITS:  # never a path: the UI must not read files on the server
+            raise OptionsError(f"init must be one of {', '.join(INITS)}")
+        return server.replace(**changes)
+    except PainterlyError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+# The page's controls, in order: their keys are also the names API clients (gradio_client) use, e.g.
+# client.submit(content=handle_file(...), styles=[handle_file(...)], size=64, api_name="/stylize").
+WEB_SPECS = tuple(s for s in SPECS if isinstance(s.web, Control))
+CONTROLS = tuple(s.key for s in WEB_SPECS)
+KEYS = {s.key: s.name for s in WEB_SPECS}
+
+
+def progress_text(step, started: float, done: bool = False) -> str:
+    """Two lines: iteration, scale (px) and seconds since `started` (monotonic); the losses
+    (total = alpha*content + beta*style)."""
+    return (
+        f"{'Done' if done else 'Running'}: iteration {step.iteration}/{step.iterations} at {step.scale} px, "
+        f"{time.monotonic() - started:.1f} s\n"
+        f"loss {step.loss:.4g} (content {step.content:.4g}, style {step.style:.4g})"
+    )
+
+
+def stylize_stream(
+    plan: Plan,
+    out_dir: Path,
+    preview_every: int = PREVIEW_EVERY,
+    preview_seconds: float = PREVIEW_SECONDS,
+) -> Iterator[tuple[str, str]]:
+    """Run `plan` and yield (PNG path, progress text) every few iterations and at the end.
+
+    Each PNG holds the best image so far with the run's settings as text chunks
+    (`partial` = "true" until the last one), so it is a valid download at any moment.
+    """
+    out = out_dir / f"{Path(plan.inputs.content_name).stem}-painterly.png"
+    started = last_shown = time.monotonic()
+    shown = None
+    last = None
+    for last in api.render(plan):
+        if last.iteration - (shown or 0) >= preview_every or time.monotonic() - last_shown >= preview_seconds:
+            images.save(images.to_image(last.image), out, {**plan.metadata(last), "partial": "true"})
+            shown, last_shown = last.iteration, time.monotonic()
+            yield str(out), progress_text(last, started)
+    if last is not None:
+        images.save(images.to_image(last.image), out, plan.metadata(last))
+        yield str(out), progress_text(last, started, done=True)
+
+
+def _run_handler(server: Options, max_pixels: int):
+    def run(content, styles, *controls):
+        """Stream (preview, progress text, download) while the run goes on."""
+        decided = _plan(content, styles, make_options(dict(zip(CONTROLS, controls)), server), max_pixels)
+        # One directory per run: its PNG is what the UI shows and offers; gone when the run ends,
+        # after Gradio has copied the last one into its own cache.
+        with tempfile.TemporaryDirectory(prefix="painterly-web-") as tmp:
+            try:
+                for path, text in stylize_stream(decided, Path(tmp)):
+                    yield path, text, path
+            except PainterlyError as exc:
+                raise gr.Error(_private(str(exc), [content, *styles])) from None
+
+    # Named parameters, so API clients can pass controls by name and leave the rest at the page's values.
+    names = ("content", "styles", *CONTROLS)
+    run.__signature__ = inspect.Signature(
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+    )
+    return run
+
+
+def _demo_inputs() -> tuple[str, list[str]]:
+    """scikit-image's cat photo and micrograph written as PNGs once, for the demo button."""
+    folder = Path(tempfile.gettempdir()) / "painterly-web-demo"
+    folder.mkdir(exist_ok=True)
+    content, style = samples.write_demo_inputs(folder, keep=True)
+    return str(content), [str(style)]
+
+
+def _preset_values(name: str) -> list:
+    """Every control's value for a preset: its own values, the page's start values for the rest."""
+    values = PRESETS[name].values if name in PRESETS else {}
+    return [ui_value(s, values[s.name]) if s.name in values else start_value(s) for s in WEB_SPECS]
+
+
+def _cancelled(text: str) -> str:
+    kept = text.split(":", 1)[1].strip() if ":" in (text or "") else ""
+    return f"Cancelled; the best image so far is kept{': ' + kept if kept else ''}"
+
+
+def build_app(
+    concurrency: int = 1,
+    max_queue: int = MAX_QUEUE,
+    max_side: int = MAX_SIDE,
+    max_pixels: int = MAX_PIXELS,
+    server: Options = DEFAULTS,
+) -> gr.Blocks:
+    """The page: inputs and controls on the left, the forming picture and losses on the right.
+
+    `concurrency` runs at once (each needs its own memory, see `resources.estimate`), at most
+    `max_queue` waiting; outputs up to `max_side` px, inputs up to `max_pixels` pixels each;
+    `server` holds the settings users cannot change (device, memory limit).
+    """
+    with gr.Blocks(title="painterly", analytics_enabled=False, delete_cache=CACHE_CLEANUP) as app:
+        gr.Markdown(
+            "## painterly\nNeural style transfer (Gatys, Ecker & Bethge 2016): the photo is re-drawn so its "
+            "VGG-19 features match the photo's and its textures match the style images'."
+        )
+        with gr.Row():
+            with gr.Column(scale=1):
+                content = gr.Image(
+                    label="Content photo",
+                    type="filepath",
+                    image_mode=None,
+                    sources=["upload"],
+                    height=220,
+                    elem_id="content",
+                )
+                styles = gr.File(
+                    label="Style image(s)",
+                    file_count="multiple",
+                    file_types=["image"],
+                    type="filepath",
+                    height=120,
+                    elem_id="styles",
+                )
+                demo = gr.Button("Use the demo images (cat + micrograph)", size="sm")
+                made = _controls([s for s in WEB_SPECS if not s.web.advanced], max_side)
+                with gr.Accordion("More controls", open=False):
+                    preset = gr.Dropdown(["", *PRESETS], value="", label="Preset (fills the controls)")
+                    made.update(_controls([s for s in WEB_SPECS if s.web.advanced], max_side))
+                with gr.Row():
+                    run = gr.Button("Run", variant="primary", elem_id="run")
+                    cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
+            with gr.Column(scale=1):
+                preview = gr.Image(
+                    label="Picture forming", type="filepath", interactive=False, height=380, elem_id="preview"
+                )
+                status = gr.Textbox(label="Progress", lines=2, interactive=False, elem_id="status")
+                result = gr.File(label="Result PNG (settings embedded)", interactive=False, elem_id="result")
+                gr.Markdown(
+                    f"Uploads up to {MAX_FILE_SIZE.upper()} and {max_pixels // 1_000_000} megapixels each. "
+                    f"Runs take turns ({concurrency} at a time); your place in the queue shows above the picture."
+                )
+        controls = [made[key] for key in CONTROLS]
+        demo.click(_demo_inputs, None, [content, styles], queue=False, api_visibility="private")
+        preset.change(_preset_values, preset, controls, queue=False, api_visibility="private")
+        running = run.click(
+            _run_handler(server, max_pixels),
+            [content, styles, *controls],
+            [preview, status, result],
+            api_name="stylize",
+            concurrency_limit=concurrency,
+            concurrency_id="stylize",
+            show_progress="minimal",
+        )
+        cancel.click(_cancelled, status, status, cancels=[running], queue=False, api_visibility="private")
+    app.queue(max_size=max_queue, default_concurrency_limit=concurrency)
+    return app
+
+
+def _controls(specs: list[Spec], max_side: int) -> dict[str, gr.components.Component]:
+    """Controls for `specs`, two to a row: {control key: component}."""
+    made = {}
+    for k in range(0, len(specs), 2):
+        with gr.Row():
+            for spec in specs[k : k + 2]:
+                made[spec.key] = component(spec, max_side)
+    return made
+
+
+def serve(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
+    """Start `app` (from `build_app`) on host:port (loopback unless told otherwise); with `block`,
+    serve until Ctrl-C, else return the running app (see `wait`). Raises OSError when the port is taken."""
+    app.launch(
+        server_name=host,
+        server_port=port,
+        max_file_size=MAX_FILE_SIZE,
+        allowed_paths=[],
+        share=False,
+        ssr_mode=False,
+        show_error=True,
+        inbrowser=False,
+        quiet=True,
+        prevent_thread_lock=True,
+        mcp_server=False,
+        footer_links=["api"],
+        run_history=False,
+        css=CSS,
+    )
+    if block:
+        wait(app)
+    return app
+
+
+def wait(app: gr.Blocks) -> None:
+    """Serve until Ctrl-C (KeyboardInterrupt), then close the server."""
+    try:
+        while app.is_running:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.close()

@@ -1,0 +1,212 @@
+"""What a run will do, decided once: the inputs decoded, the effective options, the output
+size, the scale schedule and the memory estimate. Every front door and the run loop read the
+same `Plan`, so what is rendered, shown and recorded in metadata always agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from . import images, resources
+from .errors import InputImageError, OptionsError, ResourceError
+from .options import INITS, Options
+
+MULTISCALE_FROM = 256  # px: outputs this large and larger are rendered coarse-to-fine by default
+MIN_SCALE = 128  # px: the smallest scale of a coarse-to-fine run
+MIN_SIDE = 16  # px: the shortest image side VGG-19 takes (it halves the image 4 times before conv5_1)
+MAX_SCALES = 4
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A run's images, each file decoded once (RGB PIL images), with names for messages and metadata."""
+
+    content: Image.Image
+    styles: tuple[Image.Image, ...]
+    content_name: str
+    style_names: tuple[str, ...]
+    masks: tuple[Image.Image, ...] | None = None  # one per style: white = where that style goes
+    init: Image.Image | None = None  # the start image, when `init` names a file
+
+
+def load_inputs(content: images.ImageSource, style, options: Options, max_pixels: int = images.MAX_PIXELS) -> Inputs:
+    """Decode the content, one or more styles (a source or a list of them), the style masks and
+    an init image file. Raises InputImageError / OptionsError with one line."""
+    sources = list(style) if isinstance(style, list | tuple) else [style]
+    content_image = images.load(content, "content image", max_pixels)
+    styles = tuple(images.load(s, "style image", max_pixels) for s in sources)
+    blend = options.style_blend_weights
+    if blend is not None and len(blend) != len(sources):
+        raise OptionsError(f"style-weights has {len(blend)} values for {len(sources)} style images")
+    masks = None
+    if options.style_masks is not None:
+        if len(options.style_masks) != len(styles):
+            raise OptionsError(f"--style-mask: got {len(options.style_masks)} masks for {len(styles)} style images")
+        masks = tuple(images.load(p, "style mask").convert("L").convert("RGB") for p in options.style_masks)
+    init = images.load(options.init, "init image") if options.init not in INITS else None
+    return Inputs(
+        content_image,
+        styles,
+        images.describe(content),
+        tuple(images.describe(s) for s in sources),
+        masks,
+        init,
+    )
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One rung of the coarse-to-fine ladder."""
+
+    side: int  # long side, px
+    size: tuple[int, int]  # (W, H) px
+    iterations: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run decided: `options` are the effective ones (size resolved from 0 or --auto-size)."""
+
+    options: Options
+    inputs: Inputs
+    scales: tuple[Scale, ...]
+    memory: float  # estimated peak bytes
+    seconds: float  # estimated seconds on a 2-core CPU
+    notes: tuple[str, ...] = ()  # what the user should know before the run, one line each
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(W, H) of the output."""
+        return self.scales[-1].size
+
+    @property
+    def work(self) -> float:
+        """The planned work in full-size iterations (an iteration at half the size costs a quarter)."""
+        return self.work_done(self.options.iterations)
+
+    def work_done(self, iteration: int) -> float:
+        """Full-size iterations' worth of work done after `iteration` iterations (summed over scales)."""
+        done, left = 0.0, iteration
+        for s in self.scales:
+            n = min(left, s.iterations)
+            done += n * (s.side / self.options.size) ** 2
+            left -= n
+        return done
+
+    def metadata(self, step=None) -> dict[str, str]:
+        """Text chunks for a result: version, input file names, every effective setting and, given a
+        `Step`, how far the run got and its losses."""
+        from . import __version__
+
+        out = {
+            "version": __version__,
+            "content": Path(self.inputs.content_name).name,
+            "style": ",".join(Path(n).name for n in self.inputs.style_names),
+            **self.options.as_metadata(),
+        }
+        if step is not None:
+            out.update(
+                iterations_done=str(step.iteration),
+                loss=f"{step.loss:.6g}",
+                content_loss=f"{step.content:.6g}",
+                style_loss=f"{step.style:.6g}",
+            )
+        return out
+
+
+def make_plan(inputs: Inputs, options: Options) -> Plan:
+    """Decide the run: resolve `size` 0 to the content's own size, refuse (or with `auto_size`
+    shrink) what does not fit in memory, refuse images too narrow for the network, and lay out
+    the scales. Raises ResourceError / InputImageError with one line."""
+    opts = options.validate()
+    notes = []
+    w, h = inputs.content.size
+    if opts.size == 0:
+        opts = opts.replace(size=max(w, h))
+        seconds, memory = resources.estimate(w, h, opts.lbfgs_history)
+        notes.append(
+            f"size 0 renders at the content's {w}x{h}: expect about {seconds:.0f} s per iteration at full size "
+            f"on a 2-core CPU and {memory / 2**30:.1f} GiB of memory"
+        )
+    fitted = _fit_memory(opts, output_size(inputs.content, opts.size))
+    if fitted.size != opts.size:
+        notes.append(f"the output was reduced from {opts.size} to {fitted.size} px to fit in memory")
+    opts = fitted
+    _check_shapes(inputs, opts)
+    scales = tuple(Scale(side, output_size(inputs.content, side), n) for side, n in schedule(opts, w / h))
+    history = opts.lbfgs_history if opts.optimizer == "lbfgs" else 1
+    memory = resources.estimate(*scales[-1].size, history)[1]
+    seconds = sum(resources.estimate(*s.size, history)[0] * s.iterations for s in scales)
+    return Plan(opts, inputs, scales, memory, seconds, tuple(notes))
+
+
+def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
+    """(long side px, iterations) per scale, coarse to fine.
+
+    With `multiscale` and sizes from MULTISCALE_FROM up, the run starts at a fraction of the size
+    and doubles up to it; lower scales get more iterations (they are cheap) and every scale starts
+    from the previous result upsampled. `aspect` (W/H of the content) drops scales whose short side
+    would be under MIN_SIDE.
+    """
+    size = options.size
+    sides = [size]
+    smallest = max(MIN_SCALE, math.ceil(MIN_SIDE * max(aspect, 1 / aspect)))
+    if options.multiscale and size >= MULTISCALE_FROM:
+        while sides[0] // 2 >= smallest and len(sides) < MAX_SCALES:
+            sides.insert(0, sides[0] // 2)
+    shares = [2.0 ** (len(sides) - 1 - k) for k in range(len(sides))]
+    counts = [int(options.iterations * s / sum(shares)) for s in shares]
+    counts[-1] += options.iterations - sum(counts)
+    return [(side, n) for side, n in zip(sides, counts) if n > 0 or side == size]
+
+
+def output_size(image: Image.Image, side: int) -> tuple[int, int]:
+    """(W, H) of `image`'s aspect ratio with long side `side` px."""
+    w, h = image.size
+    f = side / max(w, h)
+    return max(1, round(w * f)), max(1, round(h * f))
+
+
+def style_side(size: tuple[int, int], options: Options, style: Image.Image | None = None) -> int:
+    """Long side (px) a style image is resized to for an output of `size` (W, H): the output's
+    long side x style_scale, and for `style`, never so small that its short side drops under MIN_SIDE."""
+    side = max(MIN_SIDE, round(max(size) * options.style_scale))
+    return side if style is None else max(side, math.ceil(MIN_SIDE * max(style.size) / min(style.size)))
+
+
+def _check_shapes(inputs: Inputs, opts: Options) -> None:
+    """Refuse images too narrow for the network at `opts.size`: the output, and every style image
+    at its working size, needs a short side of MIN_SIDE px."""
+    size = output_size(inputs.content, opts.size)
+    checks = [("content image", inputs.content_name, inputs.content, opts.size)] + [
+        ("style image", name, im, style_side(size, opts)) for name, im in zip(inputs.style_names, inputs.styles)
+    ]
+    for what, name, image, long_side in checks:
+        short = min(output_size(image, long_side))
+        if short < MIN_SIDE:
+            iw, ih = image.size
+            raise InputImageError(
+                f"{what} {name}: {iw}x{ih} is too narrow; at {long_side} px its short side "
+                f"would be {short} px and the network needs at least {MIN_SIDE}"
+            )
+
+
+def _fit_memory(opts: Options, size: tuple[int, int]) -> Options:
+    """`opts` if an output of `size` fits in `max_memory` (or the memory available now); else, with
+    `auto_size`, `opts` at the largest size that fits; else ResourceError naming a size that fits."""
+    history = opts.lbfgs_history if opts.optimizer == "lbfgs" else 1
+    fits = resources.check_memory(size[0], size[1], history, opts.max_memory)
+    if fits is None:
+        return opts
+    if opts.auto_size:
+        return opts.replace(size=fits)
+    need = resources.estimate(size[0], size[1], history)[1]
+    limit = "--max-memory" if opts.max_memory is not None else "available memory"
+    raise ResourceError(
+        f"{size[0]}x{size[1]} needs about {need / 2**30:.1f} GiB, more than the {limit}; "
+        f"try --size {fits} (or --auto-size)"
+    )

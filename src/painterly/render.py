@@ -1,0 +1,107 @@
+"""The run loop: a `Plan` rendered coarse to fine, as a stream of `Step`s.
+
+Each scale builds its objective, starts from the previous scale's result upsampled (the first
+from the chosen initial image) and runs the optimiser; the time budget is shared over the
+scales by their planned work, and the stopping rule ends a scale early. Every step can give a
+checkpoint that `render(plan, resume=...)` continues exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from . import color, images, network, objective
+from .optimize import Step, iterate
+from .plan import Plan
+
+STOP_WINDOW = 10  # iterations over which the stopping rule measures progress
+
+
+def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
+    """Yield a `Step` after every iteration (iterations counted over all scales); the last step's
+    `image` ([1,3,H,W], RGB 0..1) is the result. `resume` is a `step.checkpoint()` of the same plan."""
+    opts, inputs = plan.options, plan.inputs
+    content, styles = color.prepare(inputs.content, list(inputs.styles), opts.preserve_colors)
+    device = network.pick_device(opts.device)
+    torch.manual_seed(opts.seed)
+    work = [s.iterations * s.side**2 for s in plan.scales]
+    deadline = time.monotonic() + opts.time_budget if opts.time_budget else None
+    done = 0
+    x = step = None
+    for k, scale in enumerate(plan.scales):
+        if resume is not None and k < resume["scale_index"]:
+            continue
+        target = objective.build(content, styles, opts, scale.size, device, inputs.masks)
+        inner = None
+        if resume is not None:  # k == the checkpoint's scale: continue from its state
+            inner, done, x = resume["iterate"], resume["done"], resume["iterate"]["x"]
+            resume = None
+        elif x is None:
+            x = initial_image(opts.init, content, styles, inputs.init, scale.size, opts.seed).to(device)
+        else:  # coarse-to-fine: the previous scale's result, upsampled, starts this one
+            x = F.interpolate(x, size=scale.size[::-1], mode="bicubic", align_corners=False).clamp(0, 1)
+        scale_deadline = None
+        if deadline is not None:  # share what is left of the budget by the remaining planned work
+            now = time.monotonic()
+            scale_deadline = now + (deadline - now) * work[k] / max(1, sum(work[k:]))
+        losses: list[float] = []
+        local = 0
+        steps = iterate(target, x, scale.iterations, opts.optimizer, opts.lr, opts.lbfgs_history, inner)
+        for raw in steps:
+            losses.append(raw.loss)
+            local = raw.iteration
+            step = dataclasses.replace(
+                raw,
+                iteration=raw.iteration + done,
+                iterations=opts.iterations,
+                side=scale.side,
+                checkpoint=_outer_checkpoint(raw.checkpoint, k, done),
+            )
+            if opts.preserve_colors == "luminance":
+                step = dataclasses.replace(step, image=color.combine_luminance(raw.image, inputs.content))
+            if scale.iterations:
+                yield step
+            if converged(losses, opts.stop_tolerance) or (
+                scale_deadline is not None and time.monotonic() >= scale_deadline
+            ):
+                break
+        x = raw.image
+        done += local if scale.iterations else 0
+    if opts.iterations == 0:
+        yield step
+
+
+def initial_image(
+    init: str,
+    content: Image.Image,
+    styles: list[Image.Image],
+    init_image: Image.Image | None,
+    size: tuple[int, int],
+    seed: int,
+) -> torch.Tensor:
+    """The starting image [1,3,H,W] of `size` (W, H): white noise (seeded), the content, the
+    first style, or `init_image` (an image file the user named)."""
+    w, h = size
+    if init == "noise":
+        generator = torch.Generator().manual_seed(seed)
+        return (0.5 + 0.15 * torch.randn(1, 3, h, w, generator=generator)).clamp(0, 1)
+    source = {"content": content, "style": styles[0]}.get(init, init_image)
+    return images.to_tensor(source.resize(size, Image.LANCZOS))
+
+
+def converged(losses: list[float], tolerance: float) -> bool:
+    """True when the loss fell by less than `tolerance` (relative) over the last STOP_WINDOW iterations."""
+    if tolerance <= 0 or len(losses) <= STOP_WINDOW:
+        return False
+    before, now = losses[-1 - STOP_WINDOW], losses[-1]
+    return before > 0 and (before - now) / before < tolerance
+
+
+def _outer_checkpoint(inner: Callable[[], dict], scale_index: int, done: int) -> Callable[[], dict]:
+    return lambda: {"scale_index": scale_index, "done": done, "iterate": inner()}
