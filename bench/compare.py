@@ -29,7 +29,7 @@ from painterly import images
 content, style, out, size, extra = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5])
 log, last = [], None
 for step in painterly.stylize_iter(content, style, size=size, **extra):
-    if step.scale == size:
+    if step.side == size:
         log.append((time.perf_counter() - t0, step.loss))
     last = step
 images.save(images.to_image(last.image), out)

@@ -41,7 +41,7 @@ def tiles(size: int, iterations: int, masks_dir: Path) -> list[tuple[str, dict, 
         ("style-scale 0.5", {**base, "style_scale": 0.5}, [content, a]),
         ("style-scale 2", {**base, "style_scale": 2.0}, [content, a]),
         ("tv-weight 100", {**base, "tv_weight": 100.0}, [content, a]),
-        ("ratio 1e-2", {**base, "style_weight": 100.0}, [content, a]),
+        ("ratio 1e-2", {**base, "ratio": 1e-2}, [content, a]),
         ("blend A,B 1:1", {**base}, [content, [a, b]]),
         (
             "masks: A left,\nB right",

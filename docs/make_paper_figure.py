@@ -14,7 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from painterly import cli, samples
+from painterly import samples
+from painterly.frontends import cli
 
 
 def main() -> int:

@@ -25,10 +25,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-import web_load  # noqa: E402 - starts and stops the server
+sys.path.insert(0, str(ROOT / "tests"))
+import webserver  # noqa: E402 - starts and stops the server
 
-FLAGS = (*web_load.CHROMIUM_FLAGS, "--hide-scrollbars")
+FLAGS = (*webserver.CHROMIUM_FLAGS, "--hide-scrollbars")
 
 
 def until(condition, timeout: float, what: str):
@@ -67,13 +67,13 @@ def main() -> None:
     p.add_argument("--height", type=int, default=1000)
     p.add_argument("-o", "--output", default=str(ROOT / "docs" / "web.png"))
     args = p.parse_args()
-    port = web_load.free_port()
+    port = webserver.free_port()
     url = f"http://127.0.0.1:{port}/"
     profile = tempfile.mkdtemp(prefix="painterly-chromium-")
-    proc = web_load.start_server(port)
+    proc = webserver.start_server(port)
     driver = None
     try:
-        web_load.wait_ready(url, proc)
+        webserver.wait_ready(url, proc)
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
         for flag in (*FLAGS, f"--window-size={args.width},{args.height}", f"--user-data-dir={profile}"):
@@ -94,7 +94,7 @@ def main() -> None:
     finally:
         if driver is not None:
             driver.quit()
-        web_load.stop_server(proc)
+        webserver.stop_server(proc)
         shutil.rmtree(profile, ignore_errors=True)
     with Image.open(args.output) as im:  # palette PNG: a third of the size, no visible loss for a UI
         im.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(args.output, optimize=True)

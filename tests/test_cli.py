@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from painterly import __version__, images
-from painterly.cli import main
+from painterly.frontends.cli import main
+from painterly.plan import schedule
 
 
 def one_line_error(capsys):
@@ -42,7 +43,7 @@ def test_help_has_examples(capsys):
     [
         (["missing.jpg", "{style}", "-o", "{out}"], "no such file"),
         (["{content}", "{style}"], "required"),
-        (["{content}", "{style}", "-o", "{out}", "--size", "abc"], "invalid int"),
+        (["{content}", "{style}", "-o", "{out}", "--size", "abc"], "expected a whole number"),
         (["{content}", "{style}", "-o", "{out}", "--ratio", "1e-3", "--style-weight", "5"], "not both"),
         (["{content}", "{style}", "-o", "{out}", "--style-layers", "conv1_1,conv7_1"], "unknown style layer"),
         (["{content}", "{style}", "-o", "{content}"], "input"),
@@ -161,9 +162,10 @@ def test_resume_with_other_settings_is_refused(tmp_path, content_path, style_pat
 
 
 def parsed(*argv):
-    from painterly import cli
 
-    return cli._options(cli._parse_with_preset(cli._run_parser(), ["c.png", "s.png", "-o", "o.png", *argv]))
+    from painterly.frontends.cli import flags, render
+
+    return flags.options_from(render.parser().parse_args(["c.png", "s.png", "-o", "o.png", *argv]))
 
 
 def test_presets_apply_and_explicit_flags_win(capsys):
@@ -172,7 +174,7 @@ def test_presets_apply_and_explicit_flags_win(capsys):
     assert parsed("--preset", "photoreal", "--init", "noise", "--ratio", "1e-3").init == "noise"
     assert parsed("--preset", "photoreal", "--ratio", "1e-3").ratio == pytest.approx(1e-3)
     paper = parsed("--preset", "paper")
-    assert paper.schedule() == [(512, 1000)]
+    assert schedule(paper) == [(512, 1000)]
     assert parsed("--no-multiscale", "--time-budget", "30").time_budget == 30
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
@@ -180,9 +182,9 @@ def test_presets_apply_and_explicit_flags_win(capsys):
 
 
 def test_every_option_has_help_with_default(capsys):
-    from painterly import cli
+    from painterly.frontends.cli import render
 
-    for action in cli._run_parser()._actions:
+    for action in render.parser()._actions:
         if action.option_strings and action.dest not in ("help", "version"):
             assert action.help, action.dest
             if action.default is not None and not isinstance(action.default, bool):

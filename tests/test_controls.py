@@ -81,7 +81,7 @@ def test_adam_also_lowers_the_objective():
 def test_masks_keep_each_region_closer_to_its_own_style(tmp_path):
     import torch
 
-    from painterly import api, images
+    from painterly import images, network
 
     blue, red = artwork_like(seed=3), red_artwork()
     left = np.zeros((48, 64), np.uint8)
@@ -95,7 +95,7 @@ def test_masks_keep_each_region_closer_to_its_own_style(tmp_path):
         iterations=40,
         style_masks=(str(tmp_path / "left.png"), str(tmp_path / "right.png")),
     )
-    net = api.build_network(painterly.Options(), ["conv2_1"], torch.device("cpu"))
+    net = network.build(painterly.Options(), ["conv2_1"], torch.device("cpu"))
 
     def gram(image):
         from painterly.vgg import preprocess
@@ -121,13 +121,13 @@ def test_wrong_number_of_masks_is_an_options_error(tmp_path):
 def test_style_layer_weights_choose_which_statistics_are_matched():
     import torch
 
-    from painterly import api
+    from painterly.objective import build
 
     content, style = photo_like(), artwork_like()
     shallow = painterly.stylize(content, style, style_layer_weights=(1, 0, 0, 0, 0), **TINY)
     deep = painterly.stylize(content, style, style_layer_weights=(0, 0, 0, 0, 1), **TINY)
     opts = painterly.Options(size=48, style_layers=("conv1_1",))
-    objective = api.build_objective(content, [style], opts, shallow.size, torch.device("cpu"))
+    objective = build(content, [style], opts, shallow.size, torch.device("cpu"))
 
     def conv1_1_style_loss(image):
         with torch.no_grad():

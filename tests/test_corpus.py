@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from hostile_corpus import BLUE, build
-from painterly import cli, images
+from painterly import images
+from painterly.frontends import cli
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,10 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from painterly import cli, images
+from painterly import files, images
 from painterly.errors import InputImageError
+from painterly.frontends import cli
+from painterly.frontends.cli import render
 
 RUN = ["--size", "32", "--iterations", "2", "-q"]
 
@@ -27,11 +29,11 @@ def test_disk_full_at_the_end_rescues_the_result(content_path, style_path, tmp_p
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_mkstemp(*args, dir=dir, **kwargs)
 
-    monkeypatch.setattr(images.tempfile, "mkstemp", full_disk)
+    monkeypatch.setattr(files.tempfile, "mkstemp", full_disk)
     monkeypatch.setattr(tempfile, "tempdir", str(rescue_dir))
     code = cli.main([str(content_path), str(style_path), "-o", str(out_dir / "out.png"), *RUN])
     err = capsys.readouterr().err.strip()
-    assert code == cli.EXIT_FAILED
+    assert code == render.EXIT_FAILED
     assert list(out_dir.iterdir()) == []  # no partial file where the output should have been
     (rescued,) = rescue_dir.glob("painterly-rescued-*")
     assert f"saved to {rescued}" in err and "No space left on device" in err and len(err.splitlines()) == 1
@@ -41,7 +43,7 @@ def test_disk_full_at_the_end_rescues_the_result(content_path, style_path, tmp_p
 def test_too_little_free_space_is_refused_before_any_work(content_path, style_path, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(images.os, "statvfs", lambda _: SimpleNamespace(f_bavail=16, f_frsize=4096))
     called = []
-    monkeypatch.setattr(cli.api, "stylize_iter", lambda *a, **k: called.append(1))
+    monkeypatch.setattr(render.api, "render", lambda *a, **k: called.append(1))
     code = cli.main([str(content_path), str(style_path), "-o", str(tmp_path / "out.png"), *RUN])
     err = capsys.readouterr().err
     assert code == 2 and "only 0.1 MB free" in err and not called

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from painterly import cli, images
+from painterly import images
 from painterly.errors import InputImageError, PainterlyError
+from painterly.frontends.cli import flags, render
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -118,10 +119,10 @@ VALUES = [
 def test_option_parser_gives_options_or_a_usage_error(words):
     argv = ["c.png", "s.png", "-o", "o.png", *words]
     try:
-        opts = cli._options(cli._parse_with_preset(cli._run_parser(), argv))
+        opts = flags.options_from(render.parser().parse_args(argv))
     except SystemExit as exc:
         assert exc.code == 2
-    except (PainterlyError, cli._UsageError):
+    except (PainterlyError, flags.UsageError):
         pass
     else:
         assert opts.validate() is opts
@@ -129,6 +130,6 @@ def test_option_parser_gives_options_or_a_usage_error(words):
 
 def test_parser_errors_are_one_line(capsys):
     with pytest.raises(SystemExit):
-        cli._run_parser().parse_args(["c", "s", "-o", "o.png", "--size", "big"])
+        render.parser().parse_args(["c", "s", "-o", "o.png", "--size", "big"])
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("painterly: error:")

@@ -9,9 +9,11 @@ import torch
 
 import painterly
 from conftest import artwork_like, photo_like
-from painterly import api, images, optimize
+from painterly import images, optimize
 from painterly.errors import DivergedError, OptionsError
 from painterly.objective import Losses
+from painterly.plan import schedule
+from painterly.render import initial_image
 
 SMALL = dict(size=64, iterations=40)
 
@@ -82,7 +84,7 @@ def test_score_prefers_the_stylised_image(content_path, style_path, tmp_path):
     out = tmp_path / "out.png"
     painterly.stylize(content_path, style_path, size=64, iterations=40).save(out)
     noise = tmp_path / "noise.png"
-    images.to_image(api.initial_image("noise", photo_like(), [], (64, 48), 0)).save(noise)
+    images.to_image(initial_image("noise", photo_like(), [], None, (64, 48), 0)).save(noise)
     stylised, random = painterly.score(content_path, style_path, [out, noise], size=64)
     assert stylised.total < random.total / 5
     assert math.isclose(stylised.total, stylised.content + 1e3 * stylised.style, rel_tol=1e-5)
@@ -124,17 +126,17 @@ def test_divergence_is_rolled_back_not_returned():
 
 def test_coarse_to_fine_schedule():
     opts = painterly.Options(size=512, iterations=500)
-    assert opts.schedule() == [(128, 285), (256, 142), (512, 73)]
-    assert painterly.Options(size=512, iterations=500, multiscale=False).schedule() == [(512, 500)]
-    assert painterly.Options(size=256, iterations=300).schedule() == [(128, 200), (256, 100)]
-    assert painterly.Options(size=255, iterations=300).schedule() == [(255, 300)]
-    assert sum(n for _, n in painterly.Options(size=2048, iterations=777).schedule()) == 777
+    assert schedule(opts) == [(128, 285), (256, 142), (512, 73)]
+    assert schedule(painterly.Options(size=512, iterations=500, multiscale=False)) == [(512, 500)]
+    assert schedule(painterly.Options(size=256, iterations=300)) == [(128, 200), (256, 100)]
+    assert schedule(painterly.Options(size=255, iterations=300)) == [(255, 300)]
+    assert sum(n for _, n in schedule(painterly.Options(size=2048, iterations=777))) == 777
 
 
 def test_multiscale_run_ends_at_full_size(content_path, style_path):
     steps = run(content_path, style_path, size=260, iterations=8)
     assert [s.iteration for s in steps] == list(range(1, 9))
-    assert {s.scale for s in steps} == {130, 260}
+    assert {s.side for s in steps} == {130, 260}
     assert steps[-1].image.shape[-2:] == (195, 260)
 
 

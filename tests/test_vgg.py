@@ -122,11 +122,11 @@ def test_download_needs_explicit_flag():
 
 
 def test_normalised_network_has_unit_mean_activations(state):
-    from painterly import api
+    from painterly import network
 
-    means = api._means(state, "avg")
+    means = network.mean_activations(state, "avg")
     normalised = vgg.normalize_state(state, means)
-    again = api._means(normalised, "avg")
+    again = network.mean_activations(normalised, "avg")
     for layer in ("conv1_1", "conv3_1", "conv5_1"):
         m = again[layer]
         kept = means[layer] >= 0.1 * means[layer].median()  # filters above the floor

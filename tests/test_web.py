@@ -24,11 +24,10 @@ from conftest import artwork_like, photo_like
 from painterly import images
 
 pytest.importorskip("gradio", reason="the web extra is not installed (pip install 'painterly[web]')")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import web_load  # noqa: E402 - bench/ holds the server and load-test helpers
+import webserver  # noqa: E402 - after the importorskip: it needs the web extra's client
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = (*web_load.CHROMIUM_FLAGS, "--window-size=1400,1100")
+CHROMIUM_FLAGS = (*webserver.CHROMIUM_FLAGS, "--window-size=1400,1100")
 MAX_PIXELS = 2_000_000  # the server's limit here, so the too-many-pixels test needs only a small file
 
 
@@ -36,8 +35,8 @@ MAX_PIXELS = 2_000_000  # the server's limit here, so the too-many-pixels test n
 def server(tmp_path_factory):
     """(base URL, process) of a running `painterly web` on 127.0.0.1 (its default host)."""
     folder = tmp_path_factory.mktemp("server")
-    port = web_load.free_port()
-    proc = web_load.start_server(
+    port = webserver.free_port()
+    proc = webserver.start_server(
         port,
         "--max-pixels",
         str(MAX_PIXELS),
@@ -46,10 +45,10 @@ def server(tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        web_load.wait_ready(url, proc)
+        webserver.wait_ready(url, proc)
         yield url, proc
     finally:
-        web_load.stop_server(proc)
+        webserver.stop_server(proc)
         print((folder / "server.log").read_text()[-3000:])
 
 
@@ -224,12 +223,12 @@ def test_a_second_user_waits_in_line_and_cancel_keeps_the_best_image(server, inp
 def test_eight_clients_at_once_all_finish_in_turn(server, inputs, tmp_path):
     url, proc = server
     content, style, _ = inputs
-    results = web_load.load(url, 8, content, style, timeout=300, folder=tmp_path, size=64, iterations=5)
-    problems = [r.error or web_load.check_png(r.png, 64, 5) for r in results]
+    results = webserver.load(url, 8, content, style, timeout=300, folder=tmp_path, size=64, iterations=5)
+    problems = [r.error or webserver.check_png(r.png, 64, 5) for r in results]
     assert problems == [""] * 8, problems
     assert max(r.max_rank for r in results) >= 1, "nobody saw a queue position"
-    assert web_load.most_at_once(results) <= 1, "the default concurrency is one run at a time"
-    peak = web_load.peak_rss_mib(proc.pid)
+    assert webserver.most_at_once(results) <= 1, "the default concurrency is one run at a time"
+    peak = webserver.peak_rss_mib(proc.pid)
     print(f"server peak RSS after 8 clients: {peak:.0f} MiB")
     assert peak < 3000
 
@@ -255,7 +254,7 @@ def test_too_many_pixels_is_refused_with_a_clear_message(server, inputs, tmp_pat
 def test_bad_settings_are_refused_with_a_clear_message(server, inputs):
     url, _ = server
     message = submit_error(url, inputs[0], inputs[1], size=64, iterations=1, style_weights="1,2")
-    assert "style weights has 2 values for 1 style images" in message
+    assert "style-weights has 2 values for 1 style images" in message
     message = submit_error(url, inputs[0], inputs[1], size=64, iterations=1, init="/etc/passwd")
     assert "root:" not in message
     message = submit_error(url, inputs[0], inputs[1], size=4096, iterations=1)  # memory stays bounded
@@ -321,7 +320,7 @@ def test_web_on_a_busy_port_says_so_in_one_line(server):
 def test_web_without_gradio_says_how_to_install_it():
     code = (
         "import sys; sys.modules['gradio'] = None\n"
-        "from painterly.cli import main\n"
+        "from painterly.frontends.cli import main\n"
         "sys.exit(main(['web', '--port', '1']))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -338,7 +337,7 @@ def test_web_without_gradio_says_how_to_install_it():
     ],
 )
 def test_web_option_errors_exit_2_with_one_line(args, expect, capsys):
-    from painterly.cli import main
+    from painterly.frontends.cli import main
 
     assert main(["web", *args]) == 2
     err = capsys.readouterr().err.strip()

@@ -113,7 +113,7 @@ def progress_text(step, started: float, done: bool = False) -> str:
     """Two lines: iteration, scale (px) and seconds since `started` (monotonic); the losses
     (total = alpha*content + beta*style)."""
     return (
-        f"{'Done' if done else 'Running'}: iteration {step.iteration}/{step.iterations} at {step.scale} px, "
+        f"{'Done' if done else 'Running'}: iteration {step.iteration}/{step.iterations} at {step.side} px, "
         f"{time.monotonic() - started:.1f} s\n"
         f"loss {step.loss:.4g} (content {step.content:.4g}, style {step.style:.4g})"
     )
