@@ -8,6 +8,7 @@ back to it instead of being returned.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -100,6 +101,108 @@ def _make_optimizer(
     )
 
 
+class _Descent:
+    """The optimiser's state over one scale: pixels, optimiser, best image, restarts and stalls."""
+
+    def __init__(
+        self, objective: Callable[[torch.Tensor], Losses], init: torch.Tensor, optimizer: str, lr: float, history: int
+    ):
+        self.x = init.detach().clone().requires_grad_(True)
+        self.tracker = _Tracker(objective, self.x)
+        self.optimizer, self.lr, self.history = optimizer, lr, history
+        self.opt = _make_optimizer(optimizer, self.x, lr, history)
+        self.restarts = self.stalls = self.iteration = 0
+
+    def state(self) -> dict:
+        """Everything `restore` needs to continue exactly from here (a checkpoint)."""
+        t = self.tracker
+        return {
+            "x": self.x.detach().clone(),
+            "optimizer": self.opt.state_dict(),
+            "normaliser": t.normaliser,
+            "best_loss": t.best_loss,
+            "best_image": t.best_image,
+            "evaluations": t.evaluations,
+            "iteration": self.iteration,
+            "restarts": self.restarts,
+            "stalls": self.stalls,
+        }
+
+    def restore(self, state: dict) -> None:
+        with torch.no_grad():
+            self.x.copy_(state["x"])
+        self.opt.load_state_dict(state["optimizer"])
+        t = self.tracker
+        t.normaliser, t.best_loss = state["normaliser"], state["best_loss"]
+        t.best_image, t.evaluations = state["best_image"], state["evaluations"]
+        self.iteration, self.restarts, self.stalls = state["iteration"], state["restarts"], state.get("stalls", 0)
+
+    def step(self, last: bool) -> str:
+        """One iteration; returns a note when it diverged (rolled back) or stalled (converged)."""
+        best_before = self.tracker.best_loss
+        try:
+            if self.optimizer == "adam":
+                self.opt.zero_grad(set_to_none=True)
+                self.tracker.closure()
+                self.opt.step()
+            else:
+                self.opt.step(self.tracker.closure)
+        except _NonFinite:
+            pass  # handled below as divergence
+        self.iteration += 1
+        if self.iteration % PROJECT_EVERY == 0 or last:
+            # The objective clamps internally; projecting now and then lets saturated pixels move
+            # again (it costs one extra evaluation, so not after every step).
+            with torch.no_grad():
+                self.x.clamp_(0.0, 1.0)
+        loss = self.loss()
+        if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * self.tracker.best_loss:
+            self.restarts += 1
+            if self.restarts > MAX_RESTARTS:
+                raise DivergedError(
+                    f"optimisation diverged {self.restarts} times (loss {loss:.3g}); the best image reached "
+                    f"(loss {self.tracker.best_loss:.3g}) was kept",
+                    self.tracker.best_image,
+                )
+            self._restart_from_best()
+            return f"diverged (loss {loss:.3g}); restarted from the best image"
+        if self.optimizer == "lbfgs" and not self.tracker.best_loss < best_before:
+            # The line search found no decrease: L-BFGS' curvature pairs no longer fit (e.g. after a
+            # projection moved pixels) and it would repeat the same failing search. Start its
+            # history afresh from the best image; a second stall in a row means it has converged.
+            self.stalls += 1
+            self._restart_from_best()
+            return "converged (no decrease after an L-BFGS reset)" if self.stalls > 1 else ""
+        self.stalls = 0
+        return ""
+
+    def _restart_from_best(self) -> None:
+        with torch.no_grad():
+            self.x.copy_(self.tracker.best_image)
+        self.opt = _make_optimizer(self.optimizer, self.x, self.lr, self.history, step_shrink=0.5**self.restarts)
+        self.tracker._cached = None
+
+    def loss(self) -> float:
+        last = self.tracker.last
+        return float(last.total.detach()) if last is not None else math.nan
+
+    def report(self, iterations: int, note: str = "") -> Step:
+        """The Step after the current iteration (the best loss while recovering from a reset)."""
+        last, t = self.tracker.last, self.tracker
+        return Step(
+            iteration=self.iteration,
+            iterations=iterations,
+            loss=t.best_loss if note or self.stalls else self.loss(),
+            content=last.content if last else math.nan,
+            style=last.style if last else math.nan,
+            tv=last.tv if last else math.nan,
+            evaluations=t.evaluations,
+            image=t.best_image,
+            note=note,
+            checkpoint=self.state,
+        )
+
+
 def iterate(
     objective: Callable[[torch.Tensor], Losses],
     init: torch.Tensor,
@@ -114,104 +217,17 @@ def iterate(
     The objective sees the image clamped to 0..1 (what will be saved); the pixels themselves
     are projected onto 0..1 every PROJECT_EVERY iterations. Yields a `Step` per iteration;
     the last one's `image` is the result. `step.checkpoint()` returns the state that `resume`
-    takes to continue exactly where that step left off.
+    takes to continue exactly where that step left off. With 0 iterations it evaluates `init` once.
     """
-    x = init.detach().clone().requires_grad_(True)
-    tracker = _Tracker(objective, x)
-    opt = _make_optimizer(optimizer, x, lr, history)
-    restarts = stalls = 0
-    iteration = 0
+    descent = _Descent(objective, init, optimizer, lr, history)
     if resume is not None:
-        with torch.no_grad():
-            x.copy_(resume["x"])
-        opt.load_state_dict(resume["optimizer"])
-        tracker.normaliser, tracker.best_loss = resume["normaliser"], resume["best_loss"]
-        tracker.best_image, tracker.evaluations = resume["best_image"], resume["evaluations"]
-        iteration, restarts, stalls = resume["iteration"], resume["restarts"], resume.get("stalls", 0)
-
-    def checkpoint() -> dict:
-        return {
-            "x": x.detach().clone(),
-            "optimizer": opt.state_dict(),
-            "normaliser": tracker.normaliser,
-            "best_loss": tracker.best_loss,
-            "best_image": tracker.best_image,
-            "evaluations": tracker.evaluations,
-            "iteration": iteration,
-            "restarts": restarts,
-            "stalls": stalls,
-        }
-
+        descent.restore(resume)
     if iterations == 0:
-        tracker.closure()
-    while iteration < iterations:
-        note = ""
-        best_before = tracker.best_loss
-        try:
-            if optimizer == "adam":
-                opt.zero_grad(set_to_none=True)
-                tracker.closure()
-                opt.step()
-            else:
-                opt.step(tracker.closure)
-        except _NonFinite:
-            pass  # handled below as divergence
-        iteration += 1
-        if iteration % PROJECT_EVERY == 0 or iteration == iterations:
-            # The objective clamps internally; projecting now and then lets saturated pixels move
-            # again (it costs one extra evaluation, so not after every step).
-            with torch.no_grad():
-                x.clamp_(0.0, 1.0)
-        current = tracker.last
-        loss = float(current.total.detach()) if current is not None else math.nan
-        if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * tracker.best_loss:
-            restarts += 1
-            if restarts > MAX_RESTARTS:
-                raise DivergedError(
-                    f"optimisation diverged {restarts} times (loss {loss:.3g}); the best image reached "
-                    f"(loss {tracker.best_loss:.3g}) was kept",
-                    tracker.best_image,
-                )
-            with torch.no_grad():
-                x.copy_(tracker.best_image)
-            opt = _make_optimizer(optimizer, x, lr, history, step_shrink=0.5**restarts)
-            tracker._cached = None
-            note = f"diverged (loss {loss:.3g}); restarted from the best image"
-        elif optimizer == "lbfgs" and not tracker.best_loss < best_before:
-            # The line search found no decrease: L-BFGS' curvature pairs no longer fit (e.g. after a
-            # projection moved pixels) and it would repeat the same failing search. Start its
-            # history afresh from the best image; a second stall in a row means it has converged.
-            stalls += 1
-            with torch.no_grad():
-                x.copy_(tracker.best_image)
-            opt = _make_optimizer(optimizer, x, lr, history, step_shrink=0.5**restarts)
-            tracker._cached = None
-            note = "converged (no decrease after an L-BFGS reset)" if stalls > 1 else ""
-        else:
-            stalls = 0
-        yield Step(
-            iteration=iteration,
-            iterations=iterations,
-            loss=tracker.best_loss if note or stalls else loss,
-            content=current.content if current else math.nan,
-            style=current.style if current else math.nan,
-            tv=current.tv if current else math.nan,
-            evaluations=tracker.evaluations,
-            image=tracker.best_image,
-            note=note,
-            checkpoint=checkpoint,
-        )
-        if stalls > 1:
+        descent.tracker.closure()
+        yield dataclasses.replace(descent.report(0), checkpoint=None)
+        return
+    while descent.iteration < iterations:
+        note = descent.step(last=descent.iteration + 1 == iterations)
+        yield descent.report(iterations, note)
+        if descent.stalls > 1:
             return
-    if iterations == 0:
-        current = tracker.last
-        yield Step(
-            0,
-            0,
-            float(current.total.detach()),
-            current.content,
-            current.style,
-            current.tv,
-            tracker.evaluations,
-            tracker.best_image,
-        )

@@ -204,23 +204,7 @@ def build_app(
         )
         with gr.Row():
             with gr.Column(scale=1):
-                content = gr.Image(
-                    label="Content photo",
-                    type="filepath",
-                    image_mode=None,
-                    sources=["upload"],
-                    height=220,
-                    elem_id="content",
-                )
-                styles = gr.File(
-                    label="Style image(s)",
-                    file_count="multiple",
-                    file_types=["image"],
-                    type="filepath",
-                    height=120,
-                    elem_id="styles",
-                )
-                demo = gr.Button("Use the demo images (cat + micrograph)", size="sm")
+                content, styles, demo = _uploads()
                 made = _controls([s for s in WEB_SPECS if not s.web.advanced], max_side)
                 with gr.Accordion("More controls", open=False):
                     preset = gr.Dropdown(["", *PRESETS], value="", label="Preset (fills the controls)")
@@ -253,6 +237,22 @@ def build_app(
         cancel.click(_cancelled, status, status, cancels=[running], queue=False, api_visibility="private")
     app.queue(max_size=max_queue, default_concurrency_limit=concurrency)
     return app
+
+
+def _uploads() -> tuple[gr.Image, gr.File, gr.Button]:
+    """The content photo and style images to upload, and the demo button."""
+    content = gr.Image(
+        label="Content photo", type="filepath", image_mode=None, sources=["upload"], height=220, elem_id="content"
+    )
+    styles = gr.File(
+        label="Style image(s)",
+        file_count="multiple",
+        file_types=["image"],
+        type="filepath",
+        height=120,
+        elem_id="styles",
+    )
+    return content, styles, gr.Button("Use the demo images (cat + micrograph)", size="sm")
 
 
 def _controls(specs: list[Spec], max_side: int) -> dict[str, gr.components.Component]:

@@ -99,25 +99,8 @@ def reproduce(argv: list[str]) -> int:
     src = rep.choose_sources(args.images, args.out, args.photo, args.artwork, args.look)
     plan = [f for f in figures.plan(src.photo, src.artworks, src.look, src.artwork) if f.number in wanted]
     started = time.monotonic()
-    rendered: dict[str, tiles.Rendered] = {}
-    total = 0
-    try:
-        for progress in tiles.render(plan, args.out, base):
-            rendered[progress.key] = r = progress.result
-            total = progress.total
-            if not args.quiet:
-                how = "reused" if r.reused else f"{r.seconds:.1f} s"
-                print(
-                    f"painterly: [{progress.done}/{progress.total}] {r.tile.caption} ({r.tile.style.stem}): {how}, "
-                    f"content {r.content_loss:.3g} style {r.style_loss:.3g}",
-                    file=sys.stderr,
-                )
-    except KeyboardInterrupt:
-        print(
-            f"painterly: interrupted after {len(rendered)} of {total or '?'} renders; they are kept in "
-            f"{args.out / 'tiles'} and the same command continues from there",
-            file=sys.stderr,
-        )
+    rendered = _render_tiles(plan, args.out, base, args.quiet)
+    if rendered is None:
         return render.EXIT_INTERRUPTED
     results = {f.number: tiles.results_for(f, rendered, base) for f in plan}
     written = gallery.write(plan, results, args.out, base)
@@ -128,6 +111,33 @@ def reproduce(argv: list[str]) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _render_tiles(plan: list, out: Path, base: Options, quiet: bool) -> dict | None:
+    """Every distinct tile of the figures in `plan`, a line per render; None after a Ctrl-C."""
+    from ..reproduce import tiles
+
+    rendered: dict[str, tiles.Rendered] = {}
+    total = 0
+    try:
+        for progress in tiles.render(plan, out, base):
+            rendered[progress.key] = r = progress.result
+            total = progress.total
+            if not quiet:
+                how = "reused" if r.reused else f"{r.seconds:.1f} s"
+                print(
+                    f"painterly: [{progress.done}/{progress.total}] {r.tile.caption} ({r.tile.style.stem}): {how}, "
+                    f"content {r.content_loss:.3g} style {r.style_loss:.3g}",
+                    file=sys.stderr,
+                )
+    except KeyboardInterrupt:
+        print(
+            f"painterly: interrupted after {len(rendered)} of {total or '?'} renders; they are kept in "
+            f"{out / 'tiles'} and the same command continues from there",
+            file=sys.stderr,
+        )
+        return None
+    return rendered
 
 
 def web(argv: list[str]) -> int:

@@ -63,7 +63,7 @@ def add_options(
     wanted = None if names is None else set(names)
     groups: dict[str, argparse._ArgumentGroup] = {}
     for spec in SPECS:
-        if spec.internal or (wanted is not None and spec.name not in wanted):
+        if spec.internal or not spec.flag or (wanted is not None and spec.name not in wanted):
             continue
         if spec.group not in groups:
             groups[spec.group] = parser.add_argument_group(spec.group)

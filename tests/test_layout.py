@@ -1,0 +1,88 @@
+"""The house plan: every option declared once and reachable, one alpha/beta conversion, the plan's
+effective settings recorded, inputs decoded once, small modules, and a core that never prints."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from painterly import images
+from painterly.declare import Control
+from painterly.frontends.cli import flags, main, render
+from painterly.frontends.reproduce import figures, tiles
+from painterly.options import FIELD_SPECS, Options, with_preset
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "painterly"
+
+
+def test_every_option_has_a_flag_or_a_web_control_or_is_marked_internal():
+    cli_flags = {s for a in render.parser()._actions for s in a.option_strings}
+    unreachable = [s.name for s in FIELD_SPECS if not (s.internal or s.flag in cli_flags or isinstance(s.web, Control))]
+    assert unreachable == [], f"declare these with option(...) in options.py: {unreachable}"
+
+
+def test_every_web_control_is_on_the_page():
+    pytest.importorskip("gradio")
+    from painterly.frontends import web
+
+    declared = [s.key for s in FIELD_SPECS if isinstance(s.web, Control)]
+    assert set(declared) <= set(web.CONTROLS) and "ratio" in web.CONTROLS
+
+
+def test_photoreal_preset_and_the_fig7_tile_weigh_the_losses_alike():
+    preset = with_preset("photoreal")
+    tile = figures.figure7(Path("photo.png"), Path("look.png")).tiles[-1]
+    rendered = tiles.tile_options(Options(), tile)
+    for name in ("content_weight", "style_weight", "tv_weight", "init"):
+        assert getattr(rendered, name) == getattr(preset, name), name
+    cli = flags.options_from(render.parser().parse_args(["c", "s", "-o", "o.png", "--preset", "photoreal"]))
+    assert (cli.content_weight, cli.style_weight, cli.tv_weight) == (1.0, 10.0, 1.0)
+
+
+def test_metadata_records_the_size_rendered_after_auto_size(tmp_path, content_path, style_path):
+    out = tmp_path / "out.png"
+    argv = [str(content_path), str(style_path), "-o", str(out), "--size", "1024", "--iterations", "1", "-q"]
+    assert main([*argv, "--max-memory", "700M", "--auto-size"]) == 0
+    rendered = max(Image.open(out).size)
+    assert rendered < 1024 and images.read_metadata(out)["size"] == str(rendered)
+
+
+def test_the_content_file_is_decoded_once_per_run(tmp_path, content_path, style_path, monkeypatch):
+    real_load, loaded = images.load, []
+
+    def counting_load(source, *args, **kwargs):
+        loaded.append(str(source))
+        return real_load(source, *args, **kwargs)
+
+    monkeypatch.setattr(images, "load", counting_load)
+    argv = [str(content_path), str(style_path), "-o", str(tmp_path / "o.png"), "--size", "0", "--iterations", "2"]
+    assert main([*argv, "--init", "content", "-q"]) == 0
+    assert loaded.count(str(content_path)) == 1 and loaded.count(str(style_path)) == 1
+
+
+def _functions(tree: ast.AST):
+    return [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_modules_and_functions_stay_small(path):
+    text = path.read_text()
+    assert len(text.splitlines()) <= 400, "split the module"
+    lengths = {f.name: f.end_lineno - f.lineno + 1 for f in _functions(ast.parse(text))}
+    assert {name: n for name, n in lengths.items() if n > 60} == {}, "split the function"
+
+
+CORE = sorted(p for p in PACKAGE.glob("*.py") if p.name != "__main__.py")  # all but frontends/ and the entry
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)
+def test_the_core_never_prints_parses_argv_or_imports_a_front_door(path):
+    tree = ast.parse(path.read_text())
+    calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert "print" not in calls
+    assert not any(m == "argparse" or "frontends" in m or m in ("gradio", "sys") for m in imported)
