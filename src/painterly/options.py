@@ -47,11 +47,11 @@ class Options:
     """
 
     size: int = option(
-        512, "int", "long side of the output in px; 0 keeps the content's own size", LOSS,
+        512, "int", "long side of the output in px; 0 keeps the content's own size", LOSS, metavar="PX",
         web=Control("Size (long side, px)", minimum=64, maximum=1024, step=16, value=256),
     )  # fmt: skip
     iterations: int = option(
-        500, "int", "optimiser iterations, summed over all scales", OPTIMISATION,
+        500, "int", "optimiser iterations, summed over all scales", OPTIMISATION, metavar="N",
         web=Control("Iterations", minimum=0, maximum=2000, step=1, value=300),
     )  # fmt: skip
     multiscale: bool = option(
@@ -91,7 +91,7 @@ class Options:
         web=Control("Style blend weights", advanced=True, info="e.g. 3,7 (default equal)"),
     )  # fmt: skip
     style_scale: float = option(
-        1.0, "float", "style image size relative to the output; >1 gives larger strokes", LOSS,
+        1.0, "float", "style image size relative to the output; >1 gives larger strokes", LOSS, metavar="S",
         web=Control("Style scale", advanced=True, minimum=0.25, maximum=2.0, step=0.05),
     )  # fmt: skip
     style_masks: tuple[str, ...] | None = option(
@@ -99,7 +99,7 @@ class Options:
         "(default: every style everywhere)", LOSS, flag="--style-mask", metavar="PNG",
     )  # fmt: skip
     tv_weight: float = option(
-        0.0, "float", "total-variation smoothing weight (the paper uses none)", LOSS,
+        0.0, "float", "total-variation smoothing weight (the paper uses none)", LOSS, metavar="W",
         web=Control("TV smoothing weight", advanced=True, minimum=0),
     )  # fmt: skip
     preserve_colors: str = option(
@@ -108,9 +108,10 @@ class Options:
     )  # fmt: skip
     init: str = option(
         "noise", "str", "start from noise, content, style or an image file", OPTIMISATION,
+        metavar="noise|content|style|FILE",
         web=Control("Start from", advanced=True, choices=INITS),  # never a path: the server's files stay private
     )  # fmt: skip
-    seed: int = option(0, "int", "noise seed", OPTIMISATION, web=Control("Seed", minimum=0))
+    seed: int = option(0, "int", "noise seed", OPTIMISATION, metavar="N", web=Control("Seed", minimum=0))
     pooling: str = option(
         "avg", "str", "pooling between VGG blocks; the paper uses avg", NETWORK, choices=POOLINGS,
         web=Control("Pooling", advanced=True),
@@ -139,7 +140,9 @@ class Options:
         0.02, "float", "Adam step size, pixels 0..1", OPTIMISATION,
         web=Control("Adam step size", advanced=True, minimum=0),
     )  # fmt: skip
-    lbfgs_history: int = option(100, "int", "L-BFGS history length (memory: 2 image-sized vectors each)", COMPUTE)
+    lbfgs_history: int = option(
+        100, "int", "L-BFGS history length (memory: 2 image-sized vectors each)", COMPUTE, metavar="N"
+    )
     device: str = option("auto", "str", "auto picks CUDA when present", COMPUTE, choices=DEVICES, web=SERVER)
     max_memory: float | None = option(
         None, "bytes", "refuse runs estimated to need more, e.g. 4G (default: the memory available now)", COMPUTE,
