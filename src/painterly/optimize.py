@@ -83,10 +83,11 @@ class _Tracker:
 
 
 def _make_optimizer(
-    name: str, x: torch.Tensor, lr: float, history: int, step_shrink: float = 1.0
+    name: str, x: torch.Tensor, lr: float, history: int, line_search: bool, step_shrink: float = 1.0
 ) -> torch.optim.Optimizer:
-    """Adam with step size lr, or L-BFGS (unit step, strong-Wolfe line search); `step_shrink`
-    shrinks either after a divergence."""
+    """Adam with step size lr, or L-BFGS with a unit step: with `line_search` a strong-Wolfe search
+    (several evaluations per iteration), else the fixed step of the classic implementations (one
+    evaluation per iteration). `step_shrink` shrinks either after a divergence."""
     if name == "adam":
         return torch.optim.Adam([x], lr=lr * step_shrink)
     return torch.optim.LBFGS(
@@ -97,7 +98,7 @@ def _make_optimizer(
         history_size=history,
         tolerance_grad=0.0,
         tolerance_change=0.0,
-        line_search_fn="strong_wolfe",
+        line_search_fn="strong_wolfe" if line_search else None,
     )
 
 
@@ -105,12 +106,18 @@ class _Descent:
     """The optimiser's state over one scale: pixels, optimiser, best image, restarts and stalls."""
 
     def __init__(
-        self, objective: Callable[[torch.Tensor], Losses], init: torch.Tensor, optimizer: str, lr: float, history: int
+        self,
+        objective: Callable[[torch.Tensor], Losses],
+        init: torch.Tensor,
+        optimizer: str,
+        lr: float,
+        history: int,
+        line_search: bool,
     ):
         self.x = init.detach().clone().requires_grad_(True)
         self.tracker = _Tracker(objective, self.x)
-        self.optimizer, self.lr, self.history = optimizer, lr, history
-        self.opt = _make_optimizer(optimizer, self.x, lr, history)
+        self.optimizer, self.lr, self.history, self.line_search = optimizer, lr, history, line_search
+        self.opt = _make_optimizer(optimizer, self.x, lr, history, line_search)
         self.restarts = self.stalls = self.iteration = 0
 
     def state(self) -> dict:
@@ -166,7 +173,7 @@ class _Descent:
                 )
             self._restart_from_best()
             return f"diverged (loss {loss:.3g}); restarted from the best image"
-        if self.optimizer == "lbfgs" and not self.tracker.best_loss < best_before:
+        if self.optimizer == "lbfgs" and self.line_search and not self.tracker.best_loss < best_before:
             # The line search found no decrease: L-BFGS' curvature pairs no longer fit (e.g. after a
             # projection moved pixels) and it would repeat the same failing search. Start its
             # history afresh from the best image; a second stall in a row means it has converged.
@@ -179,7 +186,8 @@ class _Descent:
     def _restart_from_best(self) -> None:
         with torch.no_grad():
             self.x.copy_(self.tracker.best_image)
-        self.opt = _make_optimizer(self.optimizer, self.x, self.lr, self.history, step_shrink=0.5**self.restarts)
+        shrink = 0.5**self.restarts
+        self.opt = _make_optimizer(self.optimizer, self.x, self.lr, self.history, self.line_search, shrink)
         self.tracker._cached = None
 
     def loss(self) -> float:
@@ -211,6 +219,7 @@ def iterate(
     lr: float = 0.02,
     history: int = 100,
     resume: dict | None = None,
+    line_search: bool = True,
 ) -> Iterator[Step]:
     """Minimise `objective` over the pixels of `init` (RGB 0..1, [1,3,H,W]) for `iterations` steps.
 
@@ -219,7 +228,7 @@ def iterate(
     the last one's `image` is the result. `step.checkpoint()` returns the state that `resume`
     takes to continue exactly where that step left off. With 0 iterations it evaluates `init` once.
     """
-    descent = _Descent(objective, init, optimizer, lr, history)
+    descent = _Descent(objective, init, optimizer, lr, history, line_search)
     if resume is not None:
         descent.restore(resume)
     if iterations == 0:

@@ -140,6 +140,11 @@ class Options:
         0.02, "float", "Adam step size, pixels 0..1", OPTIMISATION,
         web=Control("Adam step size", advanced=True, minimum=0),
     )  # fmt: skip
+    line_search: bool = option(
+        True, "bool", "L-BFGS with a strong-Wolfe line search (several network passes per iteration, like the "
+        "paper's L-BFGS-B) instead of the classic fixed unit step (one pass per iteration)", OPTIMISATION,
+        web=Control("L-BFGS line search", advanced=True),
+    )  # fmt: skip
     lbfgs_history: int = option(
         100, "int", "L-BFGS history length (memory: 2 image-sized vectors each)", COMPUTE, metavar="N"
     )

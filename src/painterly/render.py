@@ -52,7 +52,9 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
             scale_deadline = now + (deadline - now) * work[k] / max(1, sum(work[k:]))
         losses: list[float] = []
         local = 0
-        steps = iterate(target, x, scale.iterations, opts.optimizer, opts.lr, opts.lbfgs_history, inner)
+        steps = iterate(
+            target, x, scale.iterations, opts.optimizer, opts.lr, opts.lbfgs_history, inner, opts.line_search
+        )
         for raw in steps:
             losses.append(raw.loss)
             local = raw.iteration
