@@ -125,10 +125,12 @@ def test_divergence_is_rolled_back_not_returned():
 
 
 def test_coarse_to_fine_schedule():
-    opts = painterly.Options(size=512, iterations=500)
-    assert schedule(opts) == [(128, 285), (256, 142), (512, 73)]
+    # sqrt(2) steps from 128 px; iterations fall as side^-1.5, so each finer scale costs a little more
+    assert schedule(painterly.Options(size=512)) == [(128, 97), (181, 57), (256, 34), (362, 20), (512, 12)]
     assert schedule(painterly.Options(size=512, iterations=500, multiscale=False)) == [(512, 500)]
-    assert schedule(painterly.Options(size=256, iterations=300)) == [(128, 200), (256, 100)]
+    assert schedule(painterly.Options(size=256, iterations=300)) == [(128, 154), (181, 92), (256, 54)]
+    big = schedule(painterly.Options(size=2048))
+    assert [s for s, _ in big][-3:] == [1024, 1448, 2048] and min(n for _, n in big) == 4  # a few steps each
     assert schedule(painterly.Options(size=255, iterations=300)) == [(255, 300)]
     assert sum(n for _, n in schedule(painterly.Options(size=2048, iterations=777))) == 777
 
@@ -136,7 +138,7 @@ def test_coarse_to_fine_schedule():
 def test_multiscale_run_ends_at_full_size(content_path, style_path):
     steps = run(content_path, style_path, size=260, iterations=8)
     assert [s.iteration for s in steps] == list(range(1, 9))
-    assert {s.side for s in steps} == {130, 260}
+    assert {s.side for s in steps} == {130, 184, 260}
     assert steps[-1].image.shape[-2:] == (195, 260)
 
 

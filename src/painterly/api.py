@@ -90,7 +90,7 @@ def score(content, style, outputs: Sequence, options: Options | None = None, **c
     results = []
     with torch.no_grad():
         for out in outputs:
-            x = images.to_tensor(images.load(out, "output image").resize(size, Image.LANCZOS)).to(device)
+            x = images.to_tensor(images.load(out, "output image").resize(size, images.RESAMPLE)).to(device)
             r = target(x)
             results.append(Score(r.content, r.style, float(r.total), target.content_rel(x)))
     return results

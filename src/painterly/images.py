@@ -23,6 +23,9 @@ MAX_PIXELS = 64_000_000  # refuse larger inputs: decompression bombs and absurd 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
+# Downscaling filter for the network's inputs: bicubic (antialiased by Pillow) keeps less pixel-level
+# texture than Lanczos, so the style's Grams ask for less speckle; it is also what nst_eval uses.
+RESAMPLE = Image.BICUBIC
 
 
 def describe(source: ImageSource) -> str:
@@ -166,7 +169,7 @@ def resize_long_side(image: Image.Image, size: int) -> Image.Image:
     new = (max(1, round(w * scale)), max(1, round(h * scale)))
     if new == image.size:
         return image
-    return image.resize(new, Image.LANCZOS if scale < 1 else Image.BICUBIC)
+    return image.resize(new, RESAMPLE if scale < 1 else Image.BICUBIC)
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:

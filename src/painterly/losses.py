@@ -28,11 +28,33 @@ def gram(features: torch.Tensor) -> torch.Tensor:
 def style_layer_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
     """Eq. 4: E_l = 1/(4 N^2 M^2) * sum_ij (G_ij - A_ij)^2.
 
-    `target_gram` A must count the same M positions as `features` (see `scaled_gram`).
+    `target_gram` A must count the same M positions as `features` (see `scaled_gram`). The
+    gradient is eq. 6, dE_l/dF = (G - A) F / (N^2 M^2), in one matrix product (see `_StyleLoss`).
     """
     n = features.shape[1]
     m = features.shape[2] * features.shape[3]
-    return (gram(features) - target_gram).pow(2).sum() / (4.0 * n * n * m * m)
+    return _StyleLoss.apply(features, target_gram, 1.0 / (4.0 * n * n * m * m))
+
+
+class _StyleLoss(torch.autograd.Function):
+    """scale * |F F^T - A|^2 with the paper's closed-form gradient: autograd would spend two
+    matrix products on F F^T's backward and a sum of both, where (G - A) being symmetric needs one."""
+
+    @staticmethod
+    def forward(ctx, features: torch.Tensor, target: torch.Tensor, scale: float) -> torch.Tensor:
+        _, n, h, w = features.shape
+        # F^T as M x N: a view (no copy) of channels-last features, whose channels are innermost
+        ft = features.permute(0, 2, 3, 1).reshape(h * w, n).float()
+        diff = ft.t() @ ft - target
+        ctx.save_for_backward(ft, diff)
+        ctx.scale, ctx.shape, ctx.dtype = scale, (1, h, w, n), features.dtype
+        return diff.pow(2).sum() * scale
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        ft, diff = ctx.saved_tensors
+        grad_ft = ft @ (diff * (4.0 * ctx.scale * grad))  # (G - A) F, transposed
+        return grad_ft.to(ctx.dtype).reshape(ctx.shape).permute(0, 3, 1, 2), None, None
 
 
 def scaled_gram(per_position_gram: torch.Tensor, positions: float) -> torch.Tensor:

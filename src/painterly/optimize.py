@@ -21,6 +21,7 @@ from .objective import Losses
 DIVERGENCE_FACTOR = 1e3  # a loss this many times the best seen counts as divergence
 MAX_RESTARTS = 3
 PROJECT_EVERY = 10  # iterations between projections of the pixels onto 0..1
+SEARCH_FIRST = 2  # fixed-step L-BFGS: line-search iterations when starting from the initial image
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,14 @@ class _Descent:
         lr: float,
         history: int,
         line_search: bool,
+        search_first: int = 0,
     ):
         self.x = init.detach().clone().requires_grad_(True)
         self.tracker = _Tracker(objective, self.x)
         self.optimizer, self.lr, self.history, self.line_search = optimizer, lr, history, line_search
         self.opt = _make_optimizer(optimizer, self.x, lr, history, line_search)
         self.restarts = self.stalls = self.iteration = 0
+        self.search_until = search_first
 
     def state(self) -> dict:
         """Everything `restore` needs to continue exactly from here (a checkpoint)."""
@@ -133,6 +136,7 @@ class _Descent:
             "iteration": self.iteration,
             "restarts": self.restarts,
             "stalls": self.stalls,
+            "search_until": self.search_until,
         }
 
     def restore(self, state: dict) -> None:
@@ -142,7 +146,8 @@ class _Descent:
         t = self.tracker
         t.normaliser, t.best_loss = state["normaliser"], state["best_loss"]
         t.best_image, t.evaluations = state["best_image"], state["evaluations"]
-        self.iteration, self.restarts, self.stalls = state["iteration"], state["restarts"], state.get("stalls", 0)
+        self.iteration, self.restarts, self.stalls = state["iteration"], state["restarts"], state["stalls"]
+        self.search_until = state["search_until"]
 
     def step(self, last: bool) -> str:
         """One iteration; returns a note when it diverged (rolled back) or stalled (converged)."""
@@ -153,6 +158,11 @@ class _Descent:
                 self.tracker.closure()
                 self.opt.step()
             else:
+                # Fixed steps need a first curvature pair of the right scale: from a start far from any
+                # optimum (white noise) and after a restart the first steps search for it; after that
+                # one evaluation per iteration.
+                searching = self.line_search or self.iteration < self.search_until
+                self.opt.param_groups[0]["line_search_fn"] = "strong_wolfe" if searching else None
                 self.opt.step(self.tracker.closure)
         except _NonFinite:
             pass  # handled below as divergence
@@ -189,6 +199,7 @@ class _Descent:
         shrink = 0.5**self.restarts
         self.opt = _make_optimizer(self.optimizer, self.x, self.lr, self.history, self.line_search, shrink)
         self.tracker._cached = None
+        self.search_until = self.iteration + 1
 
     def loss(self) -> float:
         last = self.tracker.last
@@ -220,6 +231,7 @@ def iterate(
     history: int = 100,
     resume: dict | None = None,
     line_search: bool = True,
+    search_first: int = 0,
 ) -> Iterator[Step]:
     """Minimise `objective` over the pixels of `init` (RGB 0..1, [1,3,H,W]) for `iterations` steps.
 
@@ -227,8 +239,9 @@ def iterate(
     are projected onto 0..1 every PROJECT_EVERY iterations. Yields a `Step` per iteration;
     the last one's `image` is the result. `step.checkpoint()` returns the state that `resume`
     takes to continue exactly where that step left off. With 0 iterations it evaluates `init` once.
+    Without `line_search`, the first `search_first` iterations still search (see SEARCH_FIRST).
     """
-    descent = _Descent(objective, init, optimizer, lr, history, line_search)
+    descent = _Descent(objective, init, optimizer, lr, history, line_search, search_first)
     if resume is not None:
         descent.restore(resume)
     if iterations == 0:

@@ -51,7 +51,7 @@ class Options:
         web=Control("Size (long side, px)", minimum=64, maximum=1024, step=16, value=256),
     )  # fmt: skip
     iterations: int = option(
-        500, "int", "optimiser iterations, summed over all scales", OPTIMISATION, metavar="N",
+        220, "int", "optimiser iterations, summed over all scales", OPTIMISATION, metavar="N",
         web=Control("Iterations", minimum=0, maximum=2000, step=1, value=300),
     )  # fmt: skip
     multiscale: bool = option(
@@ -84,6 +84,11 @@ class Options:
     style_layer_weights: tuple[float, ...] | None = option(
         None, "floats", "w_l per style layer (default: 1/number of layers, as in the paper)", LOSS, metavar="W1,W2",
         web=Control("Style layer weights", advanced=True, info="w_l per style layer (default 1/number)"),
+    )  # fmt: skip
+    balance_layers: bool = option(
+        True, "bool", "re-weigh w_l at each scale's start towards equal contributions of the style layers, so the "
+        "big strokes (conv5_1) and fine texture (conv1_1) are matched, not conv4_1 alone; --no-balance-layers for "
+        "the paper's plain w_l", LOSS, web=Control("Balance style layers", advanced=True),
     )  # fmt: skip
     style_blend_weights: tuple[float, ...] | None = option(
         None, "floats", "blend weights of several style images, normalised to sum 1 (default: equal)", LOSS,
@@ -141,12 +146,12 @@ class Options:
         web=Control("Adam step size", advanced=True, minimum=0),
     )  # fmt: skip
     line_search: bool = option(
-        True, "bool", "L-BFGS with a strong-Wolfe line search (several network passes per iteration, like the "
+        False, "bool", "L-BFGS with a strong-Wolfe line search (several network passes per iteration, like the "
         "paper's L-BFGS-B) instead of the classic fixed unit step (one pass per iteration)", OPTIMISATION,
         web=Control("L-BFGS line search", advanced=True),
     )  # fmt: skip
     lbfgs_history: int = option(
-        100, "int", "L-BFGS history length (memory: 2 image-sized vectors each)", COMPUTE, metavar="N"
+        20, "int", "L-BFGS history length (memory: 2 image-sized vectors each)", COMPUTE, metavar="N"
     )
     device: str = option("auto", "str", "auto picks CUDA when present", COMPUTE, choices=DEVICES, web=SERVER)
     max_memory: float | None = option(
@@ -322,8 +327,22 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "paper": Preset(
-        "the paper exactly: one scale, 1000 L-BFGS iterations from white noise",
-        {"multiscale": False, "iterations": 1000, "init": "noise"},
+        "the paper exactly: one scale, 1000 L-BFGS iterations (line search) from white noise, w_l = 1/5, "
+        "alpha/beta 1e-3, no smoothing, float32",
+        {
+            "multiscale": False,
+            "iterations": 1000,
+            "init": "noise",
+            "line_search": True,
+            "lbfgs_history": 100,
+            "balance_layers": False,
+            "ratio": 1e-3,
+            "style_layer_weights": None,
+            "tv_weight": 0.0,
+            "precision": "fp32",
+            "pooling": "avg",
+            "network": "plain",
+        },
     ),
     "fast": Preset(
         "a quick preview: coarse-to-fine, 200 iterations, stop early when the loss stalls",

@@ -18,7 +18,12 @@ from .options import INITS, Options
 MULTISCALE_FROM = 256  # px: outputs this large and larger are rendered coarse-to-fine by default
 MIN_SCALE = 128  # px: the smallest scale of a coarse-to-fine run
 MIN_SIDE = 16  # px: the shortest image side VGG-19 takes (it halves the image 4 times before conv5_1)
-MAX_SCALES = 4
+LADDER = math.sqrt(2)  # each scale's side over the one before: twice the pixels
+MIN_ITERATIONS = 4  # per scale, when the budget allows
+# Iterations per scale fall as side^-1.5: measured on tubingen + starry_night at 512 px against halving
+# per step (side^-2: too few at the fine scales, nst_eval total 6.4e10) and 150/60/40/20/12 (the same
+# quality at 1.2x the time).
+ITERATIONS_EXPONENT = 1.5
 
 
 @dataclass(frozen=True)
@@ -147,20 +152,30 @@ def make_plan(inputs: Inputs, options: Options) -> Plan:
 def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
     """(long side px, iterations) per scale, coarse to fine.
 
-    With `multiscale` and sizes from MULTISCALE_FROM up, the run starts at a fraction of the size
-    and doubles up to it; lower scales get more iterations (they are cheap) and every scale starts
-    from the previous result upsampled. `aspect` (W/H of the content) drops scales whose short side
-    would be under MIN_SIDE.
+    With `multiscale` and sizes from MULTISCALE_FROM up, the run starts at MIN_SCALE px and climbs
+    to the size in steps of sqrt(2); iterations fall as side^-1.5 (1.68x fewer per step up), so
+    the picture forms cheaply at low resolution and each finer scale, costing twice as much per
+    iteration, refines it for a little more time than the one before (512 px, 220 iterations:
+    97, 57, 34, 20, 12 from 128 px up). Every scale starts from the previous result upsampled.
+    `aspect` (W/H of the content) drops scales whose short side would be under MIN_SIDE.
     """
     size = options.size
     sides = [size]
     smallest = max(MIN_SCALE, math.ceil(MIN_SIDE * max(aspect, 1 / aspect)))
     if options.multiscale and size >= MULTISCALE_FROM:
-        while sides[0] // 2 >= smallest and len(sides) < MAX_SCALES:
-            sides.insert(0, sides[0] // 2)
-    shares = [2.0 ** (len(sides) - 1 - k) for k in range(len(sides))]
-    counts = [int(options.iterations * s / sum(shares)) for s in shares]
-    counts[-1] += options.iterations - sum(counts)
+        while round(sides[0] / LADDER) >= smallest:
+            sides.insert(0, round(sides[0] / LADDER))
+    shares = [(size / side) ** ITERATIONS_EXPONENT for side in sides]
+    exact = [options.iterations * s / sum(shares) for s in shares]
+    counts = [int(x) for x in exact]
+    for k in sorted(range(len(sides)), key=lambda k: int(exact[k]) - exact[k])[: options.iterations - sum(counts)]:
+        counts[k] += 1  # the largest remainders, so the counts sum to `iterations`
+    if options.iterations >= 2 * MIN_ITERATIONS * len(sides):  # the fine scales need a few steps to sharpen
+        for k in range(1, len(sides)):
+            counts[0] -= max(0, MIN_ITERATIONS - counts[k])
+            counts[k] = max(counts[k], MIN_ITERATIONS)
+    if counts[-1] == 0 and options.iterations > 0:
+        counts[0], counts[-1] = counts[0] - 1, 1  # the output's own scale always gets a step
     return [(side, n) for side, n in zip(sides, counts) if n > 0 or side == size]
 
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import color, images, network, objective
-from .optimize import Step, iterate
+from .optimize import SEARCH_FIRST, Step, iterate
 from .plan import Plan
 
 STOP_WINDOW = 10  # iterations over which the stopping rule measures progress
@@ -41,20 +41,26 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
         inner = None
         if resume is not None:  # k == the checkpoint's scale: continue from its state
             inner, done, x = resume["iterate"], resume["done"], resume["iterate"]["x"]
+            target.style_layers = resume.get("style_layers", target.style_layers)
             resume = None
-        elif x is None:
-            x = initial_image(opts.init, content, styles, inputs.init, scale.size, opts.seed).to(device)
-        else:  # coarse-to-fine: the previous scale's result, upsampled, starts this one
-            x = F.interpolate(x, size=scale.size[::-1], mode="bicubic", align_corners=False).clamp(0, 1)
+        else:
+            if x is None:
+                x = initial_image(opts.init, content, styles, inputs.init, scale.size, opts.seed).to(device)
+            else:  # coarse-to-fine: the previous scale's result, upsampled, starts this one
+                x = F.interpolate(x, size=scale.size[::-1], mode="bicubic", align_corners=False).clamp(0, 1)
+            if opts.balance_layers:
+                target.balance(x)
         scale_deadline = None
         if deadline is not None:  # share what is left of the budget by the remaining planned work
             now = time.monotonic()
             scale_deadline = now + (deadline - now) * work[k] / max(1, sum(work[k:]))
         losses: list[float] = []
         local = 0
+        first = k == 0 and inner is None  # from the initial image, not an upsampled result
         steps = iterate(
-            target, x, scale.iterations, opts.optimizer, opts.lr, opts.lbfgs_history, inner, opts.line_search
-        )
+            target, x, scale.iterations, opts.optimizer, opts.lr, opts.lbfgs_history, inner, opts.line_search,
+            SEARCH_FIRST if first else 0,
+        )  # fmt: skip
         for raw in steps:
             losses.append(raw.loss)
             local = raw.iteration
@@ -63,7 +69,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
                 iteration=raw.iteration + done,
                 iterations=opts.iterations,
                 side=scale.side,
-                checkpoint=_outer_checkpoint(raw.checkpoint, k, done),
+                checkpoint=_outer_checkpoint(raw.checkpoint, k, done, target.style_layers),
             )
             if opts.preserve_colors == "luminance":
                 step = dataclasses.replace(step, image=color.combine_luminance(raw.image, inputs.content))
@@ -94,7 +100,7 @@ def initial_image(
         generator = torch.Generator().manual_seed(seed)
         return (0.5 + 0.15 * torch.randn(1, 3, h, w, generator=generator)).clamp(0, 1)
     source = {"content": content, "style": styles[0]}.get(init, init_image)
-    return images.to_tensor(source.resize(size, Image.LANCZOS))
+    return images.to_tensor(source.resize(size, images.RESAMPLE))
 
 
 def converged(losses: list[float], tolerance: float) -> bool:
@@ -105,5 +111,7 @@ def converged(losses: list[float], tolerance: float) -> bool:
     return before > 0 and (before - now) / before < tolerance
 
 
-def _outer_checkpoint(inner: Callable[[], dict], scale_index: int, done: int) -> Callable[[], dict]:
-    return lambda: {"scale_index": scale_index, "done": done, "iterate": inner()}
+def _outer_checkpoint(
+    inner: Callable[[], dict], scale_index: int, done: int, style_layers: dict[str, float]
+) -> Callable[[], dict]:
+    return lambda: {"scale_index": scale_index, "done": done, "style_layers": style_layers, "iterate": inner()}
