@@ -107,7 +107,7 @@ def main() -> None:
     p.add_argument("--styles", default="starry_night", help="names in ../shared/images or paths, comma-separated")
     p.add_argument("--sizes", default="512")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--painterly", default="{}", help="extra options as JSON, e.g. '{\"precision\": \"fp32\"}'")
+    p.add_argument("--painterly", default="{}", help='extra options as JSON, e.g. \'{"precision": "fp32"}\'')
     p.add_argument("--keep", type=Path, help="copy the outputs here")
     args = p.parse_args()
     import torch
@@ -121,8 +121,10 @@ def main() -> None:
     print(f"# CPU {model}; flags {' '.join(flags)}; torch {torch.__version__}, 2 threads")
     print(f"# pass (VGG-19 fwd+bwd to conv5_1, 512x384, channels_last): fp32 {fp32:.3f} s", end="")
     print(f", bf16 {bf16:.3f} s (the unit)" if native else " (the unit; no native bf16)")
-    print("| style | size | wall s | passes | iterations | evaluations | peak RSS MiB | content_rel | style_rel "
-          "| total | hf | style hf |")
+    print(
+        "| style | size | wall s | passes | iterations | evaluations | peak RSS MiB | content_rel | style_rel "
+        "| total | hf | style hf |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.styles.split(","):
         style = name if "/" in name else str(SHARED / "images" / f"{name}.jpg")
