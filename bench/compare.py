@@ -3,8 +3,9 @@
     python bench/compare.py [CONTENT STYLE] --size 512 --pastiche-steps 1000 --repeats 3
 
 Defaults: ../shared/images/tubingen.jpg and starry_night.jpg. Every run is a fresh process
-(wall time includes model loading; peak RSS is its own). painterly logs its objective at the
-final scale over time, which gives the time it needed to reach the objective pastiche ended at.
+(wall time includes model loading; peak RSS is its own). Both finished images are scored on the
+paper's objective; where painterly's is at or below pastiche's, painterly's whole wall time
+bounds the time it needed to reach the objective pastiche ended at.
 Prints one table of medians.
 """
 
@@ -27,13 +28,11 @@ t0 = time.perf_counter()
 import painterly
 from painterly import images
 content, style, out, size, extra = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5])
-log, last = [], None
-for step in painterly.stylize_iter(content, style, size=size, **extra):
-    if step.side == size:
-        log.append((time.perf_counter() - t0, step.loss))
-    last = step
+last = None
+for last in painterly.stylize_iter(content, style, size=size, **extra):
+    pass
 images.save(images.to_image(last.image), out)
-print(json.dumps(dict(wall=time.perf_counter() - t0, log=log, iterations=last.iteration,
+print(json.dumps(dict(wall=time.perf_counter() - t0, iterations=last.iteration,
                       rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
 """
 
@@ -118,10 +117,10 @@ def main() -> None:
 
     pastiche_total = statistics.median(r["score"].total for r in rows["pastiche"])
     pastiche_wall = statistics.median(r["wall"] for r in rows["pastiche"])
-    reach = []
-    for row in rows["painterly"]:
-        hit = next((t for t, loss in row["log"] if loss <= pastiche_total), None)
-        reach.append(hit)
+    # painterly's own loss weighs the style layers differently (balanced), so only its finished image is
+    # scored on the paper's objective: where that is at or below pastiche's, painterly reached it within
+    # its whole wall time (an upper bound on the time to reach it).
+    reach = [row["wall"] if row["score"].total <= pastiche_total else None for row in rows["painterly"]]
     settings = {"painterly": f"defaults {args.painterly}", "pastiche": f"{args.pastiche_steps} steps, avg pool, noise"}
     print(
         f"\n# {Path(args.content).name} + {Path(args.style).name}, {args.size} px, medians of {args.repeats}; "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -24,7 +25,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared"
+SHARED = Path(os.environ.get("PAINTERLY_SHARED", HERE.parent.parent / "shared"))  # images/ and tools/
+TOOLS = SHARED / "tools"
 
 RENDER = r"""
 import json, resource, sys, time
@@ -55,21 +57,26 @@ def cpu() -> tuple[str, list[str]]:
     return model, [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
 
 
-def pass_time(bf16: bool, repeats: int = 5) -> float:
+def pass_time(bf16: bool, repeats: int = 5, device: str = "cpu") -> float:
     """Median seconds of one VGG-19 forward+backward (to conv5_1) on 512x384, channels_last."""
     import torch
 
     from painterly import network, options, vgg
 
-    net = network.build(options.Options(), ["conv5_1"], torch.device("cpu"))
-    x = torch.rand(1, 3, 384, 512).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    net = network.build(options.Options(), ["conv5_1"], torch.device(device))
+    x = torch.rand(1, 3, 384, 512, device=device).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
     times = []
-    for k in range(repeats + 1):
+    for k in range(repeats + 3):
+        if device == "cuda":
+            torch.cuda.synchronize()
         start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
             out = net(vgg.preprocess(x), ["conv5_1"])["conv5_1"]
         out.float().pow(2).sum().backward()
-        if k:  # the first is a warm-up
+        if device == "cuda":
+            torch.cuda.synchronize()
+        if k >= 3:  # the first are warm-ups
             times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -84,12 +91,12 @@ def child(*args: str) -> dict:
 def scored(content: str, style: str, image: str, size: int) -> dict:
     """nst_eval's content_rel, style_rel and total at `size`, and grain.py's hf, of `image`."""
     out = subprocess.run(
-        [sys.executable, str(SHARED / "tools" / "nst_eval.py"), "--content", content, "--style", style,
+        [sys.executable, str(TOOLS / "nst_eval.py"), "--content", content, "--style", style,
          "--size", str(min(size, 512)), "--json", image],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     figures = json.loads(out.stdout.strip().splitlines()[-1])
-    sys.path.insert(0, str(SHARED / "tools"))
+    sys.path.insert(0, str(TOOLS))
     import grain
 
     return dict(
@@ -112,15 +119,19 @@ def main() -> None:
     args = p.parse_args()
     import torch
 
-    torch.set_num_threads(2)
     model, flags = cpu()
-    native = "avx512_bf16" in flags or "amx_bf16" in flags
-    fp32 = pass_time(False)
-    bf16 = pass_time(True) if native else None
+    if torch.cuda.is_available():  # painterly's default then runs there, in bf16 where supported
+        native, device = torch.cuda.is_bf16_supported(), "cuda"
+        print(f"# GPU {torch.cuda.get_device_name()}; CPU {model}; torch {torch.__version__}")
+    else:
+        torch.set_num_threads(2)
+        native, device = "avx512_bf16" in flags or "amx_bf16" in flags, "cpu"
+        print(f"# CPU {model}; flags {' '.join(flags)}; torch {torch.__version__}, 2 threads")
+    fp32 = pass_time(False, device=device)
+    bf16 = pass_time(True, device=device) if native else None
     unit = bf16 if native else fp32
-    print(f"# CPU {model}; flags {' '.join(flags)}; torch {torch.__version__}, 2 threads")
-    print(f"# pass (VGG-19 fwd+bwd to conv5_1, 512x384, channels_last): fp32 {fp32:.3f} s", end="")
-    print(f", bf16 {bf16:.3f} s (the unit)" if native else " (the unit; no native bf16)")
+    print(f"# pass (VGG-19 fwd+bwd to conv5_1, 512x384, channels_last): fp32 {fp32:.4f} s", end="")
+    print(f", bf16 {bf16:.4f} s (the unit)" if native else " (the unit; no native bf16)")
     print(
         "| style | size | wall s | passes | iterations | evaluations | peak RSS MiB | content_rel | style_rel "
         "| total | hf | style hf |"

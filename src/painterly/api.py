@@ -14,7 +14,7 @@ from PIL import Image
 
 from . import images, network, objective
 from .optimize import Step
-from .options import Options
+from .options import Options, with_preset
 from .plan import Plan, load_inputs, make_plan
 from .render import render
 
@@ -78,9 +78,10 @@ def score(content, style, outputs: Sequence, options: Options | None = None, **c
     """The paper's content loss, style loss and total for each image in `outputs`.
 
     Images are compared at the options' `size` (content/outputs resized to its aspect ratio,
-    styles to the same long side x style_scale), float32.
+    styles to the same long side x style_scale), float32. Without `options`, the paper's objective
+    (`--preset paper`: alpha/beta 1e-3, w_l = 1/5, no smoothing), not the render defaults.
     """
-    opts = make_options(options, **changes).replace(precision="fp32")
+    opts = make_options(options or with_preset("paper"), **changes).replace(precision="fp32")
     decided = make_plan(load_inputs(content, style, opts), opts.replace(iterations=0))
     size = decided.size
     target = objective.build(

@@ -24,6 +24,9 @@ MIN_ITERATIONS = 4  # per scale, when the budget allows
 # per step (side^-2: too few at the fine scales, nst_eval total 6.4e10) and 150/60/40/20/12 (the same
 # quality at 1.2x the time).
 ITERATIONS_EXPONENT = 1.5
+# px: scales from here up all get the iterations of this one; fewer left a weave of unconverged
+# texture at 1024 px (4 iterations at 1024, 7 at 724).
+FULL_DETAIL = 512
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,8 @@ def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
     """(long side px, iterations) per scale, coarse to fine.
 
     With `multiscale` and sizes from MULTISCALE_FROM up, the run starts at MIN_SCALE px and climbs
-    to the size in steps of sqrt(2); iterations fall as side^-1.5 (1.68x fewer per step up), so
+    to the size in steps of sqrt(2); iterations fall as side^-1.5 (1.68x fewer per step up) up to
+    FULL_DETAIL px and stay level above it, so
     the picture forms cheaply at low resolution and each finer scale, costing twice as much per
     iteration, refines it for a little more time than the one before (512 px, 220 iterations:
     97, 57, 34, 20, 12 from 128 px up). Every scale starts from the previous result upsampled.
@@ -165,7 +169,7 @@ def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
     if options.multiscale and size >= MULTISCALE_FROM:
         while round(sides[0] / LADDER) >= smallest:
             sides.insert(0, round(sides[0] / LADDER))
-    shares = [(size / side) ** ITERATIONS_EXPONENT for side in sides]
+    shares = [(size / min(side, FULL_DETAIL)) ** ITERATIONS_EXPONENT for side in sides]
     exact = [options.iterations * s / sum(shares) for s in shares]
     counts = [int(x) for x in exact]
     for k in sorted(range(len(sides)), key=lambda k: int(exact[k]) - exact[k])[: options.iterations - sum(counts)]:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ... import api, samples
-from ...options import PRESETS, SERVER, SPECS, Options
+from ...options import PRESETS, SERVER, SPECS, Options, with_preset
 from . import flags, render
 
 REPRODUCE_DEFAULTS = Options(size=256, iterations=100)  # per render: Figs. 3-7 at 256 px in ~20 min on 2 cores
@@ -27,9 +27,10 @@ def score(argv: list[str]) -> int:
         metavar="FILE",
         help="a further style image (blended, as for a multi-style run)",
     )
-    flags.add_options(p)
+    paper = with_preset("paper")  # the paper's objective, not the render defaults
+    flags.add_options(p, defaults=paper)
     args = p.parse_args(argv)
-    opts = flags.options_from(args)
+    opts = flags.options_from(args, paper)
     styles = [args.style, *args.also_style]
     results = api.score(args.content, styles if len(styles) > 1 else styles[0], args.outputs, opts)
     print(
