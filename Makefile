@@ -9,15 +9,20 @@ TORCH_PIN := torch==2.13.0
 install: $(VENV)/.installed
 
 # torch is pinned first so the open range in pyproject (torch>=2.2) never pulls a CUDA build here
-# (gradio in the web extra depends on nothing that pulls torch).
-$(VENV)/.installed: pyproject.toml
+# (gradio in the web extra depends on nothing that pulls torch). The demo needs only the package;
+# the tests and the web UI add their extras.
+$(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PIN)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.base
 	$(PY) -m pip install -q -e '.[test,web]'
 	touch $@
 
-demo: install
+demo: $(VENV)/.base
 	mkdir -p out
 	$(VENV)/bin/painterly demo -o out/demo.png --overwrite
 
@@ -33,7 +38,7 @@ format: install
 	$(VENV)/bin/ruff check --fix src tests bench docs
 
 bench: install
-	$(PY) bench/speed.py
+	$(PY) bench/passes.py
 
 bench-web: install
 	$(PY) bench/web_load.py

@@ -342,3 +342,20 @@ def test_web_option_errors_exit_2_with_one_line(args, expect, capsys):
     assert main(["web", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("painterly: error: ") and expect in err and "\n" not in err
+
+
+def test_the_readme_gradio_client_example_works(server, inputs):
+    from gradio_client import Client, handle_file
+
+    url, _ = server
+    client = Client(url, verbose=False)
+    preview, status, png = client.predict(
+        content=handle_file(inputs[0]),
+        styles=[handle_file(inputs[1])],
+        size=64,
+        ratio=1e-3,
+        iterations=5,
+        api_name="/stylize",
+    )
+    assert status.startswith("Done: iteration 5/5 at 64 px")
+    assert Image.open(png).size == (64, 48)

@@ -66,12 +66,14 @@ def stylize(
 @dataclass
 class Score:
     """The paper's objective for one finished image (alpha, beta as given); `content_rel` is
-    |F - P| / |P| at the content layers (0 = the photo's features exactly)."""
+    |F - P| / |P| at the content layers (0 = the photo's features exactly), `style_rel` the mean
+    over the style layers of |G - A| / |A| (0 = the artwork's statistics exactly)."""
 
     content: float
     style: float
     total: float
     content_rel: float
+    style_rel: float
 
 
 def score(content, style, outputs: Sequence, options: Options | None = None, **changes) -> list[Score]:
@@ -93,5 +95,5 @@ def score(content, style, outputs: Sequence, options: Options | None = None, **c
         for out in outputs:
             x = images.to_tensor(images.load(out, "output image").resize(size, images.RESAMPLE)).to(device)
             r = target(x)
-            results.append(Score(r.content, r.style, float(r.total), target.content_rel(x)))
+            results.append(Score(r.content, r.style, float(r.total), target.content_rel(x), target.style_rel(x)))
     return results

@@ -9,6 +9,8 @@ Transfer"), with scikit-image's colour spaces and histogram matching.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from PIL import Image
@@ -48,7 +50,11 @@ def combine_luminance(result: torch.Tensor, content: Image.Image) -> torch.Tenso
     h, w = rgb.shape[:2]
     chroma = color.rgb2lab(_array(content.resize((w, h), Image.LANCZOS)))
     lab = np.concatenate([color.rgb2lab(rgb)[..., :1], chroma[..., 1:]], axis=-1)
-    out = np.clip(color.lab2rgb(lab), 0, 1)
+    with warnings.catch_warnings():
+        # The photo's chroma on another lightness leaves the RGB gamut in places; scikit-image clips
+        # those colours and warns about it at every iteration. Clipping is what we want.
+        warnings.filterwarnings("ignore", message=".*negative Z values", category=UserWarning)
+        out = np.clip(color.lab2rgb(lab), 0, 1)
     return torch.from_numpy(out).permute(2, 0, 1).unsqueeze(0).to(result.dtype)
 
 

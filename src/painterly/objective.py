@@ -160,6 +160,17 @@ class Objective:
             norm = sum(float(self.content_targets[k].pow(2).sum()) for k in self.content_layers)
         return math.sqrt(diff / norm) if norm > 0 else math.nan
 
+    def style_rel(self, image: torch.Tensor) -> float:
+        """Mean over the style layers of |G - A| / |A| (blended targets): how far `image`'s texture
+        statistics are from the artwork's, scale-free."""
+        with torch.no_grad():
+            feats = self.features(image.clamp(0.0, 1.0), list(self.style_layers))
+            rels = [
+                float((losses.gram(feats[k]) - a).norm() / a.norm()) if a.norm() > 0 else math.nan
+                for k, a in self.style_targets.items()
+            ]
+        return sum(rels) / len(rels)
+
 
 def build(
     content: Image.Image,

@@ -84,7 +84,8 @@ class Plan:
     scales: tuple[Scale, ...]
     memory: float  # estimated peak bytes
     seconds: float  # estimated seconds on a 2-core CPU
-    notes: tuple[str, ...] = ()  # what the user should know before the run, one line each
+    notes: tuple[str, ...] = ()  # what the user must know before the run (size, memory), one line each
+    hints: tuple[str, ...] = ()  # advice: the run will probably not give the picture wanted
 
     @property
     def size(self) -> tuple[int, int]:
@@ -145,11 +146,12 @@ def make_plan(inputs: Inputs, options: Options) -> Plan:
         notes.append(f"the output was reduced from {opts.size} to {fitted.size} px to fit in memory")
     opts = fitted
     _check_shapes(inputs, opts)
+    hints = _advice(inputs, opts)
     scales = tuple(Scale(side, output_size(inputs.content, side), n) for side, n in schedule(opts, w / h))
     history = opts.lbfgs_history if opts.optimizer == "lbfgs" else 1
     memory = resources.estimate(*scales[-1].size, history)[1]
     seconds = sum(resources.estimate(*s.size, history)[0] * s.iterations for s in scales)
-    return Plan(opts, inputs, scales, memory, seconds, tuple(notes))
+    return Plan(opts, inputs, scales, memory, seconds, tuple(notes), tuple(hints))
 
 
 def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
@@ -212,6 +214,33 @@ def _check_shapes(inputs: Inputs, opts: Options) -> None:
                 f"{what} {name}: {iw}x{ih} is too narrow; at {long_side} px its short side "
                 f"would be {short} px and the network needs at least {MIN_SIDE}"
             )
+
+
+FEW_ITERATIONS = 100  # below this the photo has not formed yet: a picture of pure texture
+# Words in file names that say which image is the photograph and which the artwork.
+ART_WORDS = ("style", "artwork", "painting", "starry", "scream", "gogh", "monet", "munch", "picasso", "kandinsky")
+PHOTO_WORDS = ("photo", "content", "img_", "dsc", "pxl_", "camera")
+
+
+def _advice(inputs: Inputs, opts: Options) -> list[str]:
+    """One-line hints about a run that will probably not give the picture the user wants."""
+    notes = []
+    if 0 < opts.iterations < FEW_ITERATIONS and opts.init == "noise":
+        notes.append(
+            f"{opts.iterations} iterations from noise are few: the photo only shows after about {FEW_ITERATIONS} "
+            f"(the default {Options().iterations} gives a finished picture at any size)"
+        )
+    content, style = Path(inputs.content_name).stem.lower(), Path(inputs.style_names[0]).stem.lower()
+    if (
+        any(w in content for w in ART_WORDS)
+        and not any(w in style for w in ART_WORDS)
+        or (any(w in style for w in PHOTO_WORDS) and not any(w in content for w in PHOTO_WORDS))
+    ):
+        notes.append(
+            f"{Path(inputs.content_name).name} looks like the artwork and {Path(inputs.style_names[0]).name} like "
+            "the photograph; the photograph comes first (painterly CONTENT STYLE -o OUT)"
+        )
+    return notes
 
 
 def _fit_memory(opts: Options, size: tuple[int, int]) -> Options:

@@ -131,6 +131,7 @@ def stylize_stream(
     (`partial` = "true" until the last one), so it is a valid download at any moment.
     """
     out = out_dir / f"{Path(plan.inputs.content_name).stem}-painterly.png"
+    notes = "".join(f"\nNote: {note}" for note in (*plan.notes, *plan.hints))
     started = last_shown = time.monotonic()
     shown = None
     last = None
@@ -138,10 +139,10 @@ def stylize_stream(
         if last.iteration - (shown or 0) >= preview_every or time.monotonic() - last_shown >= preview_seconds:
             images.save(images.to_image(last.image), out, {**plan.metadata(last), "partial": "true"})
             shown, last_shown = last.iteration, time.monotonic()
-            yield str(out), progress_text(last, started)
+            yield str(out), progress_text(last, started) + notes
     if last is not None:
         images.save(images.to_image(last.image), out, plan.metadata(last))
-        yield str(out), progress_text(last, started, done=True)
+        yield str(out), progress_text(last, started, done=True) + notes
 
 
 def _run_handler(server: Options, max_pixels: int):

@@ -7,6 +7,7 @@ painterly score | demo | presets | reproduce | web ...
 from __future__ import annotations
 
 import sys
+import warnings
 
 from ...errors import PainterlyError
 from . import commands, render
@@ -21,9 +22,14 @@ COMMANDS = {
 }
 
 
+def _one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"painterly: warning: {str(message).splitlines()[0]}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `painterly` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    warnings.showwarning = _one_line  # a library's warning: one line, without a source line
     command = COMMANDS.get(argv[0]) if argv else None
     try:
         return command(argv[1:]) if command else render.main(argv)

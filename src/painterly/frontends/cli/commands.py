@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
 
-from ... import api, samples
+from ... import api, images, samples
 from ...options import PRESETS, SERVER, SPECS, Options, with_preset
 from . import flags, render
 
 REPRODUCE_DEFAULTS = Options(size=256, iterations=100)  # per render: Figs. 3-7 at 256 px in ~20 min on 2 cores
 
 
+SCORE_COLUMNS = """columns:
+  content      the paper's content loss L_content (eq. 1) at the content layers
+  style        the paper's style loss L_style = sum_l w_l E_l (eq. 5)
+  total        alpha * content + beta * style (eq. 7): the objective the paper minimises
+  content_rel  |F - P| / |P| at the content layers: 0 is the photo's features exactly, ~1 a picture
+               as far from them as a typical stylised result; scale-free, so it compares across sizes
+  style_rel    mean over the style layers of |G - A| / |A|: 0 is the artwork's statistics exactly
+Images are compared at --size (default: the first output's own long side, so a run's own losses
+match), the paper's settings unless flags say otherwise (alpha/beta 1e-3, w_l = 1/5), float32."""
+
+
 def score(argv: list[str]) -> int:
     """Print the paper's content loss, style loss and total (alpha*content + beta*style) for finished
     images, e.g. to compare settings or tools."""
-    p = flags.Parser(prog="painterly score", description=score.__doc__)
+    p = flags.Parser(
+        prog="painterly score",
+        description=score.__doc__,
+        epilog=SCORE_COLUMNS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("content", metavar="CONTENT", help="the photograph the images were made from")
     p.add_argument("style", metavar="STYLE", help="the artwork")
     p.add_argument("outputs", metavar="OUTPUT", nargs="+", help="finished images to score")
@@ -27,19 +46,27 @@ def score(argv: list[str]) -> int:
         metavar="FILE",
         help="a further style image (blended, as for a multi-style run)",
     )
+    p.add_argument("--json", action="store_true", help="one JSON object per output instead of the table")
     paper = with_preset("paper")  # the paper's objective, not the render defaults
     flags.add_options(p, defaults=paper)
     args = p.parse_args(argv)
     opts = flags.options_from(args, paper)
+    if not hasattr(args, "size"):  # the run's own size, so its losses match the ones it reported
+        opts = opts.replace(size=max(images.load(args.outputs[0], "output image").size))
     styles = [args.style, *args.also_style]
     results = api.score(args.content, styles if len(styles) > 1 else styles[0], args.outputs, opts)
-    print(
-        f"# alpha={opts.content_weight:g} beta={opts.style_weight:g} size={opts.size} network={opts.network} "
-        f"pooling={opts.pooling}"
-    )
-    print(f"{'output':40s} {'content':>12s} {'style':>12s} {'total':>12s} {'content_rel':>11s}")
+    if args.json:
+        for path, r in zip(args.outputs, results):
+            print(json.dumps({"output": str(path), "size": opts.size, **dataclasses.asdict(r)}))
+        return 0
+    print(f"# alpha={opts.content_weight:g} beta={opts.style_weight:g} size={opts.size} (see --help for the columns)")
+    width = max(len("output"), *(len(str(path)) for path in args.outputs))
+    print(f"{'output':{width}s} {'content':>11s} {'style':>11s} {'total':>11s} {'content_rel':>11s} {'style_rel':>9s}")
     for path, r in zip(args.outputs, results):
-        print(f"{str(path):40s} {r.content:12.5g} {r.style:12.5g} {r.total:12.5g} {r.content_rel:11.4f}")
+        print(
+            f"{str(path):{width}s} {r.content:11.4g} {r.style:11.4g} {r.total:11.4g} {r.content_rel:11.3f} "
+            f"{r.style_rel:9.3f}"
+        )
     return 0
 
 

@@ -101,6 +101,8 @@ def as_flags(values: dict[str, object]) -> str:
     parts = []
     for name, value in values.items():
         spec = by_name[name]
+        if value is None:  # None is each such option's default: nothing to type
+            continue
         if spec.kind == "bool":
             parts.append(spec.flag if value else "--no-" + spec.flag[2:])
         else:

@@ -81,6 +81,8 @@ def main(argv: list[str]) -> int:
     decided = api.plan(args.content, args.styles if len(args.styles) > 1 else args.styles[0], opts)
     for note in decided.notes:
         print(f"painterly: warning: {note}", file=sys.stderr)
+    for hint in () if args.quiet else decided.hints:
+        print(f"painterly: hint: {hint}", file=sys.stderr)
     w, h = decided.size
     history = decided.options.lbfgs_history
     images.check_free_space(out, resources.disk_bytes(w, h, history, checkpoints=args.save_every > 0))
