@@ -22,19 +22,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "images"
 
-PAINTERLY = r"""
-import json, resource, sys, time
-t0 = time.perf_counter()
-import painterly
-from painterly import images
-content, style, out, size, extra = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5])
-last = None
-for last in painterly.stylize_iter(content, style, size=size, **extra):
-    pass
-images.save(images.to_image(last.image), out)
-print(json.dumps(dict(wall=time.perf_counter() - t0, iterations=last.iteration,
-                      rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
-"""
+# One fresh process per render, the same child script bench/passes.py uses.
+sys.path.insert(0, str(HERE))
+from passes import RENDER as PAINTERLY  # noqa: E402
 
 PASTICHE = r"""
 import json, resource, runpy, sys, time

@@ -135,7 +135,7 @@ class Controller:
             return
         if self.bar is None:
             self.bar = _progress_bar(self.plan.work, self.plan.work_done(step.iteration - 1))
-        self.bar.set_postfix_str(
+        self.bar.set_description_str(
             f"it {step.iteration}/{step.iterations} @{step.side}px loss {step.loss:.4g} "
             f"content {step.content:.3g} style {step.style:.3g}",
             refresh=False,
@@ -208,10 +208,9 @@ def _progress_bar(total: float, initial: float):
     return tqdm(
         total=total,
         initial=initial,
-        desc="painterly",
         dynamic_ncols=True,
         file=sys.stderr,
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
+        bar_format="painterly: {percentage:3.0f}%|{bar}| {desc} [{elapsed}<{remaining}]",
     )
 
 
