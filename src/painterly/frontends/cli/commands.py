@@ -13,7 +13,7 @@ from ... import api, images, samples
 from ...options import PRESETS, SERVER, SPECS, Options, with_preset
 from . import flags, render
 
-REPRODUCE_DEFAULTS = Options(size=256, iterations=100)  # per render: Figs. 3-7 at 256 px in ~20 min on 2 cores
+REPRODUCE_DEFAULTS = Options(size=256, iterations=100)  # per render: Figs. 3-7 at 256 px in ~3 min on 2 cores
 
 
 SCORE_COLUMNS = """columns:
