@@ -359,3 +359,14 @@ def test_the_readme_gradio_client_example_works(server, inputs):
     )
     assert status.startswith("Done: iteration 5/5 at 64 px")
     assert Image.open(png).size == (64, 48)
+
+
+def test_a_plain_path_instead_of_handle_file_is_a_clear_error(server, inputs):
+    from gradio_client import Client
+
+    url, _ = server
+    client = Client(url, verbose=False)
+    with pytest.raises(Exception) as info:
+        client.predict(content=inputs[0], styles=[inputs[1]], size=64, iterations=1, api_name="/stylize")
+    assert "send files with gradio_client.handle_file(path)" in str(info.value)
+    assert "pydantic" not in str(info.value)

@@ -38,16 +38,37 @@ def _name(path: str) -> str:
     return Path(path).name
 
 
+def _error(message: str) -> gr.Error:
+    """A one-line error for the user; the server log gets no traceback (it is not a bug)."""
+    return gr.Error(message, print_exception=False)
+
+
+class _FilesOnly:
+    """A file control's data model that answers a plain path (instead of an uploaded file) with a
+    one-line error: Gradio's own check would log a pydantic traceback on the server."""
+
+    def __init__(self, model, what: str):
+        self._model, self._what = model, what
+
+    def model_validate(self, value, **kwargs):
+        if isinstance(value, str) or isinstance(value, list) and any(isinstance(v, str) for v in value):
+            raise _error(f"{self._what}: send files with gradio_client.handle_file(path), not a plain path")
+        return self._model.model_validate(value, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)
+
+
 def _plan(content: str | None, styles: Sequence[str] | None, options: Options, max_pixels: int) -> Plan:
     """The run for the uploaded files (each decoded once, `max_pixels` at most); one-line gr.Error."""
     if not content:
-        raise gr.Error("Upload a content photo (or press 'Use the demo images').")
+        raise _error("Upload a content photo (or press 'Use the demo images').")
     if not styles:
-        raise gr.Error("Upload at least one style image.")
+        raise _error("Upload at least one style image.")
     try:
         return make_plan(load_inputs(content, list(styles), options, max_pixels), options)
     except PainterlyError as exc:
-        raise gr.Error(_private(str(exc), [content, *styles])) from None
+        raise _error(_private(str(exc), [content, *styles])) from None
 
 
 def _private(message: str, paths: Sequence[str]) -> str:
@@ -99,7 +120,7 @@ def make_options(values: dict[str, object], server: Options = DEFAULTS) -> Optio
             raise OptionsError(f"init must be one of {', '.join(INITS)}")
         return server.replace(**changes)
     except PainterlyError as exc:
-        raise gr.Error(str(exc)) from None
+        raise _error(str(exc)) from None
 
 
 # The page's controls, in order: their keys are also the names API clients (gradio_client) use, e.g.
@@ -156,7 +177,7 @@ def _run_handler(server: Options, max_pixels: int):
                 for path, text in stylize_stream(decided, Path(tmp)):
                     yield path, text, path
             except PainterlyError as exc:
-                raise gr.Error(_private(str(exc), [content, *styles])) from None
+                raise _error(_private(str(exc), [content, *styles])) from None
 
     # Named parameters, so API clients can pass controls by name and leave the rest at the page's values.
     names = ("content", "styles", *CONTROLS)
@@ -253,6 +274,8 @@ def _uploads() -> tuple[gr.Image, gr.File, gr.Button]:
         height=120,
         elem_id="styles",
     )
+    content.data_model = _FilesOnly(content.data_model, "content")
+    styles.data_model = _FilesOnly(styles.data_model, "styles")
     return content, styles, gr.Button("Use the demo images (cat + micrograph)", size="sm")
 
 
