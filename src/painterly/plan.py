@@ -93,6 +93,11 @@ class Plan:
         return self.scales[-1].size
 
     @property
+    def dpi(self) -> tuple[float, float] | None:
+        """The content file's resolution (dots per inch), for the output's print size."""
+        return self.inputs.content.info.get("dpi")
+
+    @property
     def work(self) -> float:
         """The planned work in full-size iterations (an iteration at half the size costs a quarter)."""
         return self.work_done(self.options.iterations)

@@ -61,7 +61,7 @@ def add_options(
     """A flag for every declared option (or only those in `names`), in the declared help groups;
     `defaults` are the defaults `--help` shows when the command has its own (pass them to `options_from`)."""
     wanted = None if names is None else set(names)
-    groups: dict[str, argparse._ArgumentGroup] = {}
+    groups = {g.title: g for g in parser._action_groups}  # join the command's own groups of that title
     for spec in SPECS:
         if spec.internal or not spec.flag or (wanted is not None and spec.name not in wanted):
             continue

@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
 from PIL import Image
 
 from ... import __version__, api, checkpoint, images, resources
@@ -25,7 +26,7 @@ from . import flags
 
 EXIT_FAILED = 1  # the run failed (diverged, or the output could not be written: see the rescued file)
 EXIT_INTERRUPTED = 130
-RESUMABLE_CHANGES = ("time_budget", "stop_tolerance")  # may change between a stopped run and its --resume
+RESUMABLE_CHANGES = ("time_budget", "stop_tolerance", "bit_depth")  # may change between a stopped run and its --resume
 
 EXAMPLES = """examples:
   painterly photo.jpg starry_night.jpg -o out.png
@@ -78,6 +79,8 @@ def main(argv: list[str]) -> int:
     if opts.init not in INITS:
         inputs.append(opts.init)
     out = images.check_output(args.output, inputs, args.overwrite or bool(args.resume))
+    if opts.bit_depth == 16 and out.suffix.lower() not in (".png", ".tif", ".tiff"):
+        raise flags.UsageError(f"output {out}: --bit-depth 16 needs a .png or .tif output")
     decided = api.plan(args.content, args.styles if len(args.styles) > 1 else args.styles[0], opts)
     for note in decided.notes:
         print(f"painterly: warning: {note}", file=sys.stderr)
@@ -159,7 +162,7 @@ class Controller:
             self._say("interrupted before the first iteration; nothing saved")
             return EXIT_INTERRUPTED
         extra = {"iteration": str(self.last.iteration), "interrupted": "true", "loss": f"{self.last.loss:.6g}"}
-        saved = save_or_rescue(images.to_image(self.last.image), self.out, {**self.metadata, **extra})
+        saved = self._save(self.last.image, {**self.metadata, **extra})
         resumable = ""
         if self.at_step_boundary:
             try:
@@ -174,12 +177,12 @@ class Controller:
         if exc.best_image is None:
             self._say(f"error: {exc}")
             return EXIT_FAILED
-        saved = save_or_rescue(images.to_image(exc.best_image), self.out, {**self.metadata, "diverged": "true"})
+        saved = self._save(exc.best_image, {**self.metadata, "diverged": "true"})
         self._say(f"error: {exc}; best image saved to {saved}")
         return EXIT_FAILED
 
     def _finished(self, seconds: float) -> int:
-        saved = save_or_rescue(images.to_image(self.last.image), self.out, self.plan.metadata(self.last))
+        saved = self._save(self.last.image, self.plan.metadata(self.last))
         if saved != self.out:
             return EXIT_FAILED
         removed = ""
@@ -192,6 +195,9 @@ class Controller:
                 f"{removed}"
             )
         return 0
+
+    def _save(self, image, metadata: dict[str, str]) -> Path:
+        return save_or_rescue(image, self.out, metadata, self.plan.options.bit_depth, self.plan.dpi)
 
     def _say(self, message: str) -> None:
         """One line on stderr that does not tear the progress bar."""
@@ -214,17 +220,23 @@ def _progress_bar(total: float, initial: float):
     )
 
 
-def save_or_rescue(image: Image.Image, out: Path, metadata: dict[str, str]) -> Path:
+def save_or_rescue(
+    image: Image.Image | torch.Tensor,
+    out: Path,
+    metadata: dict[str, str],
+    bit_depth: int = 8,
+    dpi: tuple[float, float] | None = None,
+) -> Path:
     """Save to `out`; if that fails (disk full, directory gone) save to the first writable rescue
     directory instead and say where, so a finished run is never lost. Returns the path."""
     try:
-        return images.save(image, out, metadata)
+        return images.save(image, out, metadata, bit_depth, dpi)
     except OutputError as exc:
         dirs = [Path(tempfile.gettempdir()), Path.home(), Path.cwd()]
         for directory in (d for d in dict.fromkeys(dirs) if d.resolve() != out.parent.resolve()):
             rescue = directory / f"painterly-rescued-{os.getpid()}-{out.stem}.png"
             try:
-                images.save(image, rescue, metadata)
+                images.save(image, rescue, metadata, bit_depth, dpi)
             except OutputError:
                 continue
             print(f"painterly: error: {exc}; the result was saved to {rescue} instead", file=sys.stderr)
