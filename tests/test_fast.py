@@ -72,3 +72,12 @@ def test_fixed_step_lbfgs_converges_from_noise_with_one_evaluation_per_iteration
     steps = list(painterly.stylize_iter(photo_like(), artwork_like(), size=64, iterations=40))
     assert steps[-1].loss * 10 < steps[0].loss
     assert steps[-1].evaluations <= 40 + 10  # the first steps search; after that one pass per iteration
+
+
+def test_the_memory_guard_knows_bf16_needs_less():
+    from painterly import resources
+
+    bf16 = resources.estimate(2048, 1536, 20, bf16=True)[1]
+    fp32 = resources.estimate(2048, 1536, 20, bf16=False)[1]
+    assert bf16 < 8 * 2**30 < fp32  # a 2048 px bf16 render (6.95 GiB measured) passes --max-memory 8G
+    assert bf16 > 6.95 * 2**30  # and the estimate stays above what was measured

@@ -1,8 +1,10 @@
 """Time and memory estimates, and the memory guard that refuses a run before any work.
 
-The constants are fitted to bench/speed.py on the 2-core AVX2 development machine (fp32,
-L-BFGS, network up to conv5_1): peak RSS 649 / 1033 / 2480 MiB at 256 / 512 / 1024 px with a
-short history, plus L-BFGS's history of 2 x `history` image-sized float32 vectors.
+The fp32 constants are fitted to bench/speed.py on the 2-core AVX2 development machine (L-BFGS,
+network up to conv5_1): peak RSS 649 / 1033 / 2480 MiB at 256 / 512 / 1024 px with a short
+history, plus L-BFGS's history of 2 x `history` image-sized float32 vectors. The bf16 ones to
+bench/passes.py on a Sapphire Rapids (default run, history 20): 1.15 / 2.5 / 6.95 GiB at
+512 / 1024 / 2048 px; the estimate stays above each.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ SECONDS_PER_MEGAPIXEL_EVALUATION = 6.0
 EVALUATIONS_PER_ITERATION = 1.3
 BASE_BYTES = 530 * 2**20  # interpreter, torch, weights
 NETWORK_BYTES_PER_PIXEL = 3000  # activations kept for the backward pass (fp32, up to conv5_1)
+BF16_BASE_BYTES = 900 * 2**20  # bf16 runs keep an fp32 and a bf16 copy of the weights, and more allocator slack
+BF16_NETWORK_BYTES_PER_PIXEL = 1820  # bf16 activations, fp32 Grams' inputs
 OPTIMIZER_BYTES_PER_VALUE = 4 * 2  # float32 s and y vectors per history entry
 
 
-def estimate(width: int, height: int, history: int = 100) -> tuple[float, float]:
-    """(seconds per iteration on a 2-core CPU, peak memory in bytes) for an output of W x H px."""
+def estimate(width: int, height: int, history: int = 20, bf16: bool = False) -> tuple[float, float]:
+    """(seconds per iteration on a 2-core CPU, peak memory in bytes) for an output of W x H px,
+    the network in bf16 or fp32."""
     pixels = width * height
     seconds = SECONDS_PER_MEGAPIXEL_EVALUATION * EVALUATIONS_PER_ITERATION * pixels / 1e6
-    memory = BASE_BYTES + pixels * (NETWORK_BYTES_PER_PIXEL + 3 * OPTIMIZER_BYTES_PER_VALUE * history)
+    memory = _base(bf16) + pixels * _per_pixel(history, bf16)
     return seconds, memory
 
 
@@ -47,22 +52,30 @@ def available_memory() -> float | None:
     return None
 
 
-def largest_fitting_side(width: int, height: int, history: int, limit: float) -> int:
+def _base(bf16: bool) -> float:
+    return BF16_BASE_BYTES if bf16 else BASE_BYTES
+
+
+def _per_pixel(history: int, bf16: bool) -> float:
+    network = BF16_NETWORK_BYTES_PER_PIXEL if bf16 else NETWORK_BYTES_PER_PIXEL
+    return network + 3 * OPTIMIZER_BYTES_PER_VALUE * history
+
+
+def largest_fitting_side(width: int, height: int, history: int, limit: float, bf16: bool = False) -> int:
     """The largest long side (px) whose estimated peak memory stays under `limit` bytes."""
-    per_pixel = NETWORK_BYTES_PER_PIXEL + 3 * OPTIMIZER_BYTES_PER_VALUE * history
-    pixels = max(0.0, (limit - BASE_BYTES) / per_pixel)
+    pixels = max(0.0, (limit - _base(bf16)) / _per_pixel(history, bf16))
     aspect = min(width, height) / max(width, height)
     return int(math.sqrt(pixels / aspect))
 
 
-def check_memory(width: int, height: int, history: int, limit: float | None) -> int | None:
+def check_memory(width: int, height: int, history: int, limit: float | None, bf16: bool = False) -> int | None:
     """None if W x H fits under `limit` bytes (or the available memory when None); otherwise
     the largest long side that fits. Raises ResourceError when not even 64 px fits."""
-    need = estimate(width, height, history)[1]
+    need = estimate(width, height, history, bf16)[1]
     cap = limit if limit is not None else available_memory()
     if cap is None or need <= cap:
         return None
-    side = largest_fitting_side(width, height, history, cap)
+    side = largest_fitting_side(width, height, history, cap, bf16)
     if side < 64:
         raise ResourceError(f"only {cap / 2**30:.2f} GiB of memory allowed: not enough for any useful size")
     return side
