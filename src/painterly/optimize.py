@@ -48,8 +48,9 @@ class _NonFinite(Exception):
 class _Tracker:
     """Evaluates the objective, caches the last evaluation and remembers the best image."""
 
-    def __init__(self, objective: Callable[[torch.Tensor], Losses], x: torch.Tensor):
+    def __init__(self, objective: Callable[[torch.Tensor], Losses], x: torch.Tensor, tile: int = 0):
         self.objective = objective
+        self.tile = tile
         self.x = x
         self.evaluations = 0
         self.best_loss = math.inf
@@ -65,13 +66,22 @@ class _Tracker:
             return torch.tensor(self._cached[1] * self.normaliser)
         if self.x.grad is not None:
             self.x.grad = None
-        with torch.enable_grad():
-            result = self.objective(self.x)
-            loss = float(result.total.detach())
+        if self.tile:  # the same objective and gradient, one tile's activations at a time
+            from .tiling import loss_and_grad
+
+            result, grad = loss_and_grad(self.objective, self.x, self.tile)
+            loss = float(result.total)
             if self.normaliser is None:
                 self.normaliser = 1.0 / loss if math.isfinite(loss) and loss > 0 else 1.0
-            if math.isfinite(loss):
-                (result.total * self.normaliser).backward()
+            self.x.grad = grad * self.normaliser
+        else:
+            with torch.enable_grad():
+                result = self.objective(self.x)
+                loss = float(result.total.detach())
+                if self.normaliser is None:
+                    self.normaliser = 1.0 / loss if math.isfinite(loss) and loss > 0 else 1.0
+                if math.isfinite(loss):
+                    (result.total * self.normaliser).backward()
         self.evaluations += 1
         self.last = result
         if not math.isfinite(loss):
@@ -115,9 +125,10 @@ class _Descent:
         history: int,
         line_search: bool,
         search_first: int = 0,
+        tile: int = 0,
     ):
         self.x = init.detach().clone().requires_grad_(True)
-        self.tracker = _Tracker(objective, self.x)
+        self.tracker = _Tracker(objective, self.x, tile)
         self.optimizer, self.lr, self.history, self.line_search = optimizer, lr, history, line_search
         self.opt = _make_optimizer(optimizer, self.x, lr, history, line_search)
         self.restarts = self.stalls = self.iteration = 0
@@ -232,6 +243,7 @@ def iterate(
     resume: dict | None = None,
     line_search: bool = True,
     search_first: int = 0,
+    tile: int = 0,
 ) -> Iterator[Step]:
     """Minimise `objective` over the pixels of `init` (RGB 0..1, [1,3,H,W]) for `iterations` steps.
 
@@ -240,8 +252,9 @@ def iterate(
     the last one's `image` is the result. `step.checkpoint()` returns the state that `resume`
     takes to continue exactly where that step left off. With 0 iterations it evaluates `init` once.
     Without `line_search`, the first `search_first` iterations still search (see SEARCH_FIRST).
+    `tile` > 0 evaluates the network tile by tile (`tiling`): the same values in less memory.
     """
-    descent = _Descent(objective, init, optimizer, lr, history, line_search, search_first)
+    descent = _Descent(objective, init, optimizer, lr, history, line_search, search_first, tile)
     if resume is not None:
         descent.restore(resume)
     if iterations == 0:

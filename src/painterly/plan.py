@@ -154,7 +154,7 @@ def make_plan(inputs: Inputs, options: Options) -> Plan:
     hints = _advice(inputs, opts)
     scales = tuple(Scale(side, output_size(inputs.content, side), n) for side, n in schedule(opts, w / h))
     history = opts.lbfgs_history if opts.optimizer == "lbfgs" else 1
-    memory = resources.estimate(*scales[-1].size, history, _bf16(opts))[1]
+    memory = resources.estimate(*scales[-1].size, history, _bf16(opts), opts.tile)[1]
     seconds = sum(resources.estimate(*s.size, history)[0] * s.iterations for s in scales)
     return Plan(opts, inputs, scales, memory, seconds, tuple(notes), tuple(hints))
 
@@ -257,12 +257,12 @@ def _fit_memory(opts: Options, size: tuple[int, int]) -> Options:
     `auto_size`, `opts` at the largest size that fits; else ResourceError naming a size that fits."""
     history = opts.lbfgs_history if opts.optimizer == "lbfgs" else 1
     bf16 = _bf16(opts)
-    fits = resources.check_memory(size[0], size[1], history, opts.max_memory, bf16)
+    fits = resources.check_memory(size[0], size[1], history, opts.max_memory, bf16, opts.tile)
     if fits is None:
         return opts
     if opts.auto_size:
         return opts.replace(size=fits)
-    need = resources.estimate(size[0], size[1], history, bf16)[1]
+    need = resources.estimate(size[0], size[1], history, bf16, opts.tile)[1]
     limit = "--max-memory" if opts.max_memory is not None else "available memory"
     raise ResourceError(
         f"{size[0]}x{size[1]} needs about {need / 2**30:.1f} GiB, more than the {limit}; "

@@ -20,15 +20,22 @@ NETWORK_BYTES_PER_PIXEL = 3000  # activations kept for the backward pass (fp32, 
 BF16_BASE_BYTES = 900 * 2**20  # bf16 runs keep an fp32 and a bf16 copy of the weights, and more allocator slack
 BF16_NETWORK_BYTES_PER_PIXEL = 1820  # bf16 activations, fp32 Grams' inputs
 OPTIMIZER_BYTES_PER_VALUE = 4 * 2  # float32 s and y vectors per history entry
+TILE_HALO = 80  # px around each tile (tiling.HALO): conv5_1's receptive field reaches 78 px
+IMAGE_BYTES_PER_PIXEL = 3 * 4 * 12  # float32 image-sized buffers a tiled run keeps (x, grad, best, ...)
 
 
-def estimate(width: int, height: int, history: int = 20, bf16: bool = False) -> tuple[float, float]:
+def estimate(width: int, height: int, history: int = 20, bf16: bool = False, tile: int = 0) -> tuple[float, float]:
     """(seconds per iteration on a 2-core CPU, peak memory in bytes) for an output of W x H px,
-    the network in bf16 or fp32."""
+    the network in bf16 or fp32, on the whole image or (`tile` > 0) on one tile and its halo at a time."""
     pixels = width * height
     seconds = SECONDS_PER_MEGAPIXEL_EVALUATION * EVALUATIONS_PER_ITERATION * pixels / 1e6
-    memory = _base(bf16) + pixels * _per_pixel(history, bf16)
-    return seconds, memory
+    if not tile:
+        return seconds, _base(bf16) + pixels * _per_pixel(history, bf16)
+    crop = min(width, tile + 2 * TILE_HALO) * min(height, tile + 2 * TILE_HALO)
+    network = crop * (_per_pixel(0, bf16) + IMAGE_BYTES_PER_PIXEL)
+    return seconds * 2, _base(bf16) + network + pixels * (
+        _per_pixel(history, bf16) - _per_pixel(0, bf16) + IMAGE_BYTES_PER_PIXEL
+    )
 
 
 def disk_bytes(width: int, height: int, history: int, checkpoints: bool) -> float:
@@ -68,10 +75,12 @@ def largest_fitting_side(width: int, height: int, history: int, limit: float, bf
     return int(math.sqrt(pixels / aspect))
 
 
-def check_memory(width: int, height: int, history: int, limit: float | None, bf16: bool = False) -> int | None:
+def check_memory(
+    width: int, height: int, history: int, limit: float | None, bf16: bool = False, tile: int = 0
+) -> int | None:
     """None if W x H fits under `limit` bytes (or the available memory when None); otherwise
     the largest long side that fits. Raises ResourceError when not even 64 px fits."""
-    need = estimate(width, height, history, bf16)[1]
+    need = estimate(width, height, history, bf16, tile)[1]
     cap = limit if limit is not None else available_memory()
     if cap is None or need <= cap:
         return None
