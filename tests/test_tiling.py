@@ -41,3 +41,12 @@ def test_tiles_cut_the_memory_estimate():
     whole = resources.estimate(2048, 1536, 20, bf16=True)[1]
     tiled = resources.estimate(2048, 1536, 20, bf16=True, tile=512)[1]
     assert tiled < whole / 2
+
+
+def test_the_memory_guard_proposes_tiles_instead_of_refusing():
+    plan = painterly.api.plan(photo_like(), artwork_like(), size=2048, max_memory=4 * 2**30)
+    assert plan.options.size == 2048 and plan.options.tile > 0  # the size asked for, in tiles
+    assert plan.memory <= 4 * 2**30
+    assert any("tiles of" in note for note in plan.notes)
+    untiled = painterly.api.plan(photo_like(), artwork_like(), size=2048, max_memory=64 * 2**30)
+    assert untiled.options.tile == 0  # tiles only where the whole image does not fit
