@@ -45,16 +45,12 @@ print(json.dumps(dict(wall=time.perf_counter() - t0, iterations=last.iteration, 
 
 def cpu() -> tuple[str, list[str]]:
     """The CPU's model name and the flags that decide the precision."""
-    model, flags = platform.processor(), set()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return model, [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    from painterly import network
+
+    flags = network.cpu_flags()
+    return network.cpu_model() or platform.processor(), [
+        f for f in ("avx2", "avx512f", *network.BF16_FLAGS) if f in flags
+    ]
 
 
 def pass_time(bf16: bool, repeats: int = 5, device: str = "cpu") -> float:

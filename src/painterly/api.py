@@ -95,5 +95,5 @@ def score(content, style, outputs: Sequence, options: Options | None = None, **c
         for out in outputs:
             x = images.to_tensor(images.load(out, "output image").resize(size, images.RESAMPLE)).to(device)
             r = target(x)
-            results.append(Score(r.content, r.style, float(r.total), target.content_rel(x), target.style_rel(x)))
+            results.append(Score(r.content, r.style, float(r.total), *target.relative_errors(x)))
     return results

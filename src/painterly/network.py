@@ -62,7 +62,7 @@ def cpu_bf16_pays() -> bool:
     faster in bf16 than in float32 (measured once, cached on disk per CPU and torch version)."""
     if not set(BF16_FLAGS) & cpu_flags():
         return False
-    key = hashlib.sha256(f"{_cpu_model()} {torch.__version__} {torch.get_num_threads()}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{cpu_model()} {torch.__version__} {torch.get_num_threads()}".encode()).hexdigest()[:16]
     path = vgg.cache_dir() / f"bf16-{key}.json"
     try:
         return bool(json.loads(path.read_text())["pays"])
@@ -92,7 +92,8 @@ def _conv_seconds(bf16: bool, repeats: int = 3) -> float:
     return best
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (Linux), or an empty string where unknown."""
     try:
         with open("/proc/cpuinfo") as f:
             return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")

@@ -152,24 +152,19 @@ class Objective:
         self.style_layers = {layer: w * norm for layer, w in raw.items()}
         return dict(self.style_layers)
 
-    def content_rel(self, image: torch.Tensor) -> float:
-        """|F - P| / |P| over the content layers: how far `image` [1,3,H,W] is from the photo, scale-free."""
+    def relative_errors(self, image: torch.Tensor) -> tuple[float, float]:
+        """(content_rel, style_rel) of `image` [1,3,H,W], scale-free, from one forward pass:
+        |F - P| / |P| over the content layers (how far from the photo), and the mean over the
+        style layers of |G - A| / |A| (how far the texture statistics are from the artwork's)."""
         with torch.no_grad():
-            feats = self.features(image.clamp(0.0, 1.0), list(self.content_layers))
+            feats = self.features(image.clamp(0.0, 1.0), self.layers)
             diff = sum(float((feats[k] - self.content_targets[k]).pow(2).sum()) for k in self.content_layers)
             norm = sum(float(self.content_targets[k].pow(2).sum()) for k in self.content_layers)
-        return math.sqrt(diff / norm) if norm > 0 else math.nan
-
-    def style_rel(self, image: torch.Tensor) -> float:
-        """Mean over the style layers of |G - A| / |A| (blended targets): how far `image`'s texture
-        statistics are from the artwork's, scale-free."""
-        with torch.no_grad():
-            feats = self.features(image.clamp(0.0, 1.0), list(self.style_layers))
             rels = [
                 float((losses.gram(feats[k]) - a).norm() / a.norm()) if a.norm() > 0 else math.nan
                 for k, a in self.style_targets.items()
             ]
-        return sum(rels) / len(rels)
+        return (math.sqrt(diff / norm) if norm > 0 else math.nan), sum(rels) / len(rels)
 
 
 def build(
