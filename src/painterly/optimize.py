@@ -17,6 +17,7 @@ import torch
 
 from .errors import DivergedError
 from .objective import Losses
+from .tiling import loss_and_grad
 
 DIVERGENCE_FACTOR = 1e3  # a loss this many times the best seen counts as divergence
 MAX_RESTARTS = 3
@@ -59,6 +60,10 @@ class _Tracker:
         self._cached: tuple[torch.Tensor, float, torch.Tensor] | None = None
         self.normaliser: float | None = None  # 1 / first loss: keeps L-BFGS' line search arithmetic in range
 
+    def _normalise_by(self, loss: float) -> None:
+        if self.normaliser is None:  # the first loss sets the scale for the whole scale's run
+            self.normaliser = 1.0 / loss if math.isfinite(loss) and loss > 0 else 1.0
+
     def closure(self) -> torch.Tensor:
         # L-BFGS re-evaluates the start point of every step; reuse the line search's last value.
         if self._cached is not None and torch.equal(self._cached[0], self.x.detach()):
@@ -67,19 +72,15 @@ class _Tracker:
         if self.x.grad is not None:
             self.x.grad = None
         if self.tile:  # the same objective and gradient, one tile's activations at a time
-            from .tiling import loss_and_grad
-
             result, grad = loss_and_grad(self.objective, self.x, self.tile)
             loss = float(result.total)
-            if self.normaliser is None:
-                self.normaliser = 1.0 / loss if math.isfinite(loss) and loss > 0 else 1.0
+            self._normalise_by(loss)
             self.x.grad = grad * self.normaliser
         else:
             with torch.enable_grad():
                 result = self.objective(self.x)
                 loss = float(result.total.detach())
-                if self.normaliser is None:
-                    self.normaliser = 1.0 / loss if math.isfinite(loss) and loss > 0 else 1.0
+                self._normalise_by(loss)
                 if math.isfinite(loss):
                     (result.total * self.normaliser).backward()
         self.evaluations += 1
