@@ -201,7 +201,20 @@ def test_size_zero_keeps_the_content_size_and_warns(tmp_path, content_path, styl
 def test_tiny_max_memory_is_refused_before_any_work_with_a_size_that_fits(tmp_path, content_path, style_path, capsys):
     out = tmp_path / "out.png"
     start = time.monotonic()
-    code = main([str(content_path), str(style_path), "-o", str(out), "--size", "1024", "--max-memory", "1200M"])
+    code = main(
+        [
+            str(content_path),
+            str(style_path),
+            "-o",
+            str(out),
+            "--size",
+            "1024",
+            "--max-memory",
+            "1200M",
+            "--iterations",
+            "1",
+        ]
+    )
     assert code == 2
     line = one_line_error(capsys)
     assert "needs about" in line and "--max-memory" in line

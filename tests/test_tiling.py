@@ -29,7 +29,9 @@ def test_tiled_objective_and_gradient_equal_the_whole_image(width, height, tile,
 
 
 def test_a_tiled_run_follows_the_untiled_one():
-    options = dict(size=128, iterations=5, precision="fp32", multiscale=False)
+    # From the content, not from noise: from noise the first line search divides loss differences of
+    # 1e-5 relative, so float32 rounding (1e-7) alone sends two exact evaluations different ways.
+    options = dict(size=128, iterations=5, precision="fp32", multiscale=False, init="content")
     whole = [s.loss for s in painterly.stylize_iter(photo_like(128, 96), artwork_like(), **options)]
     tiled = [s.loss for s in painterly.stylize_iter(photo_like(128, 96), artwork_like(), tile=64, **options)]
     assert tiled == pytest.approx(whole, rel=1e-3)

@@ -6,7 +6,19 @@ scalars even when the features come from a bfloat16 network.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+
+
+@dataclass
+class Losses:
+    """Weighted loss terms for one image; `total` carries the gradient."""
+
+    total: torch.Tensor
+    content: float
+    style: float
+    tv: float
 
 
 def flatten(features: torch.Tensor) -> torch.Tensor:
@@ -23,6 +35,12 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     """Eq. 3: G_ij = sum_k F_ik F_jk, an N x N matrix (unnormalised)."""
     f = flatten(features)
     return f @ f.t()
+
+
+def gram_loss(g: torch.Tensor, target_gram: torch.Tensor, positions: int) -> torch.Tensor:
+    """Eq. 4 from the Gram itself: E_l = 1/(4 N^2 M^2) * sum_ij (G_ij - A_ij)^2 over M `positions`."""
+    n = g.shape[0]
+    return (g - target_gram).pow(2).sum() / (4.0 * n * n * positions * positions)
 
 
 def style_layer_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:

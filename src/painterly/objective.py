@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import images, losses, network
+from . import images, losses, network, tiling
+from .losses import Losses
 from .options import Options
 from .plan import style_side
 from .vgg import VGG19, preprocess
@@ -24,16 +24,6 @@ from .vgg import VGG19, preprocess
 # which the paper's objective weighs most, under-matched (nst_eval total 7.0e10 vs 5.5e10 at 0.75,
 # tubingen + starry_night, 512 px; style_rel 0.12 vs 0.14). 0.5 leaves the style short (0.23).
 BALANCE_EXPONENT = 0.75
-
-
-@dataclass
-class Losses:
-    """Weighted loss terms for one image; `total` carries the gradient."""
-
-    total: torch.Tensor
-    content: float
-    style: float
-    tv: float
 
 
 class Objective:
@@ -59,6 +49,7 @@ class Objective:
         bf16: bool = False,
         channels_last: bool = True,
         masks: list[torch.Tensor] | None = None,
+        tile: int = 0,
     ):
         self.net = net
         self.content_layers = content_layers
@@ -69,25 +60,39 @@ class Objective:
         self.bf16 = bf16
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.layers = sorted(set(content_layers) | set(style_layers))
+        self.tile = tile
         blend = blend or [1.0] * len(styles)
         blend = [b / sum(blend) for b in blend]
-        with torch.no_grad():
-            feats = self.features(content, self.layers)
-            self.content_targets = {layer: feats[layer].detach() for layer in content_layers}
-            output_positions = {layer: feats[layer].shape[2] * feats[layer].shape[3] for layer in style_layers}
-            # per style and layer: the Gram per position, A / M_a
-            per_position = []
-            for style in styles:
-                sfeats = self.features(style, list(style_layers))
-                per_position.append({layer: losses.gram(f) / (f.shape[2] * f.shape[3]) for layer, f in sfeats.items()})
+        self.content_targets = self.feature_maps(content, list(content_layers))
+        shape = {layer: _shape(content, layer) for layer in style_layers}
+        per_position = []  # per style and layer: the Gram per position, A / M_a
+        for style in styles:
+            g = self.grams(style, list(style_layers))
+            per_position.append({layer: g[layer] / math.prod(_shape(style, layer)) for layer in style_layers})
         self.masks = None
         if masks is not None:
             self.per_style_targets = per_position
-            self.masks = {layer: [_resize_mask(m, feats[layer].shape[2:]) for m in masks] for layer in style_layers}
+            self.masks = {layer: [_resize_mask(m, shape[layer]) for m in masks] for layer in style_layers}
         self.style_targets = {
-            layer: losses.scaled_gram(sum(b * p[layer] for b, p in zip(blend, per_position)), output_positions[layer])
+            layer: losses.scaled_gram(sum(b * p[layer] for b, p in zip(blend, per_position)), math.prod(shape[layer]))
             for layer in style_layers
         }
+
+    def _tiled(self, image: torch.Tensor) -> bool:
+        return 0 < self.tile < max(image.shape[2:])
+
+    def feature_maps(self, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
+        """The feature maps of an RGB 0..1 image [1,3,H,W] (no gradients), tile by tile when larger than `tile`."""
+        if self._tiled(image):
+            return tiling.feature_maps(self.features, image, layers, self.tile)
+        with torch.no_grad():
+            return {k: f.detach() for k, f in self.features(image, layers).items()}
+
+    def grams(self, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
+        """Gram matrices (float32 N x N) of an RGB 0..1 image [1,3,H,W], tile by tile when it is larger than `tile`."""
+        if self._tiled(image):
+            return tiling.grams(self.features, image, layers, self.tile)
+        return {k: losses.gram(f) for k, f in self.feature_maps(image, layers).items()}
 
     def _style_loss(self, feats: dict[str, torch.Tensor], layer: str) -> torch.Tensor:
         if self.masks is None:
@@ -139,9 +144,14 @@ class Objective:
         normalised network balanced the layers instead. Measured at each scale's start image, the
         weights follow the run (from noise at the first scale, near-converged at the fine ones).
         """
-        with torch.no_grad():
-            feats = self.features(image.clamp(0.0, 1.0), list(self.style_layers))
-            e = {layer: float(self._style_loss(feats, layer)) for layer in self.style_layers}
+        image = image.clamp(0.0, 1.0)
+        if self.masks is None:
+            g = self.grams(image, list(self.style_layers))
+            e = {k: float(losses.gram_loss(g[k], self.style_targets[k], math.prod(_shape(image, k)))) for k in g}
+        else:
+            with torch.no_grad():
+                feats = self.features(image, list(self.style_layers))
+                e = {layer: float(self._style_loss(feats, layer)) for layer in self.style_layers}
         total = sum(w * e[layer] for layer, w in self.style_layers.items())
         share = total / sum(self.style_layers.values())
         raw = {
@@ -156,14 +166,14 @@ class Objective:
         """(content_rel, style_rel) of `image` [1,3,H,W], scale-free, from one forward pass:
         |F - P| / |P| over the content layers (how far from the photo), and the mean over the
         style layers of |G - A| / |A| (how far the texture statistics are from the artwork's)."""
-        with torch.no_grad():
-            feats = self.features(image.clamp(0.0, 1.0), self.layers)
-            diff = sum(float((feats[k] - self.content_targets[k]).pow(2).sum()) for k in self.content_layers)
-            norm = sum(float(self.content_targets[k].pow(2).sum()) for k in self.content_layers)
-            rels = [
-                float((losses.gram(feats[k]) - a).norm() / a.norm()) if a.norm() > 0 else math.nan
-                for k, a in self.style_targets.items()
-            ]
+        image = image.clamp(0.0, 1.0)
+        feats = self.feature_maps(image, list(self.content_layers))
+        diff = sum(float((feats[k].float() - self.content_targets[k].float()).pow(2).sum()) for k in feats)
+        norm = sum(float(self.content_targets[k].float().pow(2).sum()) for k in feats)
+        g = self.grams(image, list(self.style_targets))
+        rels = [
+            float((g[k] - a).norm() / a.norm()) if a.norm() > 0 else math.nan for k, a in self.style_targets.items()
+        ]
         return (math.sqrt(diff / norm) if norm > 0 else math.nan), sum(rels) / len(rels)
 
 
@@ -174,9 +184,11 @@ def build(
     size: tuple[int, int],
     device: torch.device,
     masks: Sequence[Image.Image] | None = None,
+    tile: int = 0,
 ) -> Objective:
     """The objective for an output of `size` (W, H): the content (and masks) resized to it, the
-    styles to `size`'s long side x style_scale (see `plan.style_side`)."""
+    styles to `size`'s long side x style_scale (see `plan.style_side`); images larger than
+    `tile` px (> 0) go through the network tile by tile."""
     layers = list(options.content_layers) + list(options.style_layers)
     net = network.build(options, layers, device)
     content_t = images.to_tensor(content.resize(size, images.RESAMPLE)).to(device)
@@ -197,7 +209,14 @@ def build(
         network.use_bf16(options, device),
         options.channels_last,
         mask_ts,
+        tile,
     )
+
+
+def _shape(image: torch.Tensor, layer: str) -> tuple[int, int]:
+    """(H, W) of `layer`'s feature map for `image` [1,3,H,W]: the image halved (rounding down) per pooling."""
+    s = tiling.stride(layer)
+    return image.shape[2] // s, image.shape[3] // s
 
 
 def _resize_mask(mask: torch.Tensor, shape: torch.Size) -> torch.Tensor:

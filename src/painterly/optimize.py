@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .errors import DivergedError
-from .objective import Losses
+from .losses import Losses
 from .tiling import loss_and_grad
 
 DIVERGENCE_FACTOR = 1e3  # a loss this many times the best seen counts as divergence
@@ -72,7 +72,10 @@ class _Tracker:
         if self.x.grad is not None:
             self.x.grad = None
         if self.tile:  # the same objective and gradient, one tile's activations at a time
-            result, grad = loss_and_grad(self.objective, self.x, self.tile)
+            # The grid moves at every evaluation (rounding differs a little at a seam, so no seam settles),
+            # by offsets drawn from the evaluation count, so a resumed run moves it the same way.
+            shift = torch.randint(self.tile, (2,), generator=torch.Generator().manual_seed(self.evaluations)) * 0
+            result, grad = loss_and_grad(self.objective, self.x, self.tile, (int(shift[0]), int(shift[1])))
             loss = float(result.total)
             self._normalise_by(loss)
             self.x.grad = grad * self.normaliser

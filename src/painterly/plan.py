@@ -74,6 +74,8 @@ class Scale:
     side: int  # long side, px
     size: tuple[int, int]  # (W, H) px
     iterations: int
+    tile: int = 0  # px: the network runs on tiles of this size (plus a halo); 0 = on the whole image
+    memory: float = 0.0  # estimated peak bytes
 
 
 @dataclass(frozen=True)
@@ -158,11 +160,31 @@ def make_plan(inputs: Inputs, options: Options) -> Plan:
     opts = fitted
     _check_shapes(inputs, opts)
     hints = _advice(inputs, opts)
-    scales = tuple(Scale(side, output_size(inputs.content, side), n) for side, n in schedule(opts, w / h))
-    history = opts.lbfgs_history if opts.optimizer == "lbfgs" else 1
-    memory = resources.estimate(*scales[-1].size, history, _bf16(opts), opts.tile)[1]
-    seconds = sum(resources.estimate(*s.size, history)[0] * s.iterations for s in scales)
-    return Plan(opts, inputs, scales, memory, seconds, tuple(notes), tuple(hints))
+    scales = _lay_out(inputs.content, opts, options.tile > 0)
+    seconds = sum(resources.estimate(*s.size, 1, tile=s.tile)[0] * s.iterations for s in scales)
+    return Plan(opts, inputs, scales, max(s.memory for s in scales), seconds, tuple(notes), tuple(hints))
+
+
+def _lay_out(content: Image.Image, opts: Options, tile_every_scale: bool) -> tuple[Scale, ...]:
+    """The scales of `schedule`, each on the whole image where it fits in memory, else in tiles of
+    `opts.tile` (every scale larger than a tile when the user chose the tile)."""
+    w, h = content.size
+    bf16 = _bf16(opts)
+    scales = []
+    for side, n in schedule(opts, w / h):
+        size = output_size(content, side)
+        history = _history(opts, n)
+        tile = opts.tile if opts.tile and opts.tile < side else 0
+        if tile and not tile_every_scale and resources.fits(*size, history, opts.max_memory, bf16):
+            tile = 0
+        scales.append(Scale(side, size, n, tile, resources.estimate(*size, history, bf16, tile)[1]))
+    return tuple(scales)
+
+
+def _history(opts: Options, iterations: int) -> int:
+    """Image-sized vector pairs the optimiser keeps over a scale of `iterations` iterations (L-BFGS
+    adds one pair per iteration, up to its history)."""
+    return max(1, min(opts.lbfgs_history, iterations)) if opts.optimizer == "lbfgs" else 1
 
 
 def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
@@ -262,7 +284,7 @@ def _fit_memory(opts: Options, size: tuple[int, int]) -> Options:
     """`opts` if an output of `size` fits in `max_memory` (or the memory available now); else `opts`
     with the largest tile (TILES) that fits; else, with `auto_size`, `opts` at the largest size
     that fits; else ResourceError naming a size that fits."""
-    history = opts.lbfgs_history if opts.optimizer == "lbfgs" else 1
+    history = _history(opts, schedule(opts, size[0] / size[1])[-1][1])
     bf16 = _bf16(opts)
     try:
         fits = resources.check_memory(size[0], size[1], history, opts.max_memory, bf16, opts.tile)
@@ -278,6 +300,8 @@ def _fit_memory(opts: Options, size: tuple[int, int]) -> Options:
             continue
     if not fits:
         raise ResourceError("not enough memory allowed for any useful size, even in tiles")
+    # a smaller size has more iterations at its top scale: suggest one that fits with the full history
+    fits = resources.check_memory(size[0], size[1], _history(opts, opts.iterations), opts.max_memory, bf16) or fits
     if opts.auto_size:
         return opts.replace(size=fits)
     need = resources.estimate(size[0], size[1], history, bf16, opts.tile)[1]

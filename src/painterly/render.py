@@ -37,7 +37,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
     for k, scale in enumerate(plan.scales):
         if resume is not None and k < resume["scale_index"]:
             continue
-        target = objective.build(content, styles, opts, scale.size, device, inputs.masks)
+        target = objective.build(content, styles, opts, scale.size, device, inputs.masks, scale.tile)
         inner = None
         if resume is not None:  # k == the checkpoint's scale: continue from its state
             inner, done, x = resume["iterate"], resume["done"], resume["iterate"]["x"]
@@ -59,7 +59,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
         first = k == 0 and inner is None  # from the initial image, not an upsampled result
         steps = iterate(
             target, x, scale.iterations, opts.optimizer, opts.lr, opts.lbfgs_history, inner, opts.line_search,
-            SEARCH_FIRST if first else 0, opts.tile if max(scale.size) > opts.tile else 0,
+            SEARCH_FIRST if first else 0, scale.tile,
         )  # fmt: skip
         for raw in steps:
             losses.append(raw.loss)

@@ -90,6 +90,12 @@ def check_memory(
     return side
 
 
+def fits(width: int, height: int, history: int, limit: float | None, bf16: bool = False, tile: int = 0) -> bool:
+    """Whether W x H fits under `limit` bytes (or the memory available now, when None)."""
+    cap = limit if limit is not None else available_memory()
+    return cap is None or estimate(width, height, history, bf16, tile)[1] <= cap
+
+
 def parse_bytes(text: str) -> float:
     """'512M', '4G', '1.5GiB', '1000000' -> bytes."""
     units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}

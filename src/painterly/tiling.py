@@ -11,13 +11,20 @@ Memory is one tile's activations, not the image's.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from . import losses
-from .objective import Losses, Objective
+from .losses import Losses
 from .resources import TILE_HALO
+
+if TYPE_CHECKING:
+    from .objective import Objective
+
+Features = Callable[[torch.Tensor, list[str]], dict[str, torch.Tensor]]  # RGB 0..1 image -> feature maps
 
 STRIDE = 16  # px: the network halves the image four times before conv5_1
 HALO = TILE_HALO  # px: the receptive field of conv5_1 is 156 px wide, so 78 px either side reach a core
@@ -57,58 +64,79 @@ def stride(layer: str) -> int:
     return 2 ** (int(layer[4]) - 1)
 
 
-def _core(feature: torch.Tensor, layer: str, t: Tile, size: tuple[int, int]) -> tuple[slice, slice]:
-    """The rows and columns of `feature` (the crop's map at `layer`) that are the tile's core; a core
-    at the image's edge keeps the map's last rows, as the whole image's map does."""
-    s = stride(layer)
-    y0, y1, x0, x1 = t.core
-    cy0, _, cx0, _ = t.crop
-    return (
-        slice((y0 - cy0) // s, (y1 - cy0) // s if y1 < size[0] else feature.shape[2]),
-        slice((x0 - cx0) // s, (x1 - cx0) // s if x1 < size[1] else feature.shape[3]),
-    )
+def cores(
+    features: Features, image: torch.Tensor, layers: list[str], tile: int, offset: tuple[int, int] = (0, 0)
+) -> Iterator[tuple[Tile, dict[str, torch.Tensor]]]:
+    """Each tile of `image` ([1,3,H,W]) with its core's feature maps: the whole image's features at
+    the core's positions. When `image` requires gradients, a backward pass through one tile's
+    features adds that tile's share to `image.grad` (and frees the tile's activations)."""
+    h, w = image.shape[2:]
+    for t in layout(h, w, tile, offset=offset):
+        y0, y1, x0, x1 = t.crop
+        feats = features(image[:, :, y0:y1, x0:x1], layers)
+        yield t, {k: _core(f, k, t, (h, w)) for k, f in feats.items()}
+
+
+def grams(features: Features, image: torch.Tensor, layers: list[str], tile: int) -> dict[str, torch.Tensor]:
+    """Each layer's Gram matrix G = F F^T of the whole image (float32 N x N), summed over tile cores."""
+    out: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        for _, feats in cores(features, image, layers, tile):
+            for k in layers:
+                out[k] = out[k] + losses.gram(feats[k]) if k in out else losses.gram(feats[k])
+    return out
+
+
+def feature_maps(features: Features, image: torch.Tensor, layers: list[str], tile: int) -> dict[str, torch.Tensor]:
+    """The whole image's feature maps at `layers`, assembled from tile cores (no gradients)."""
+    h, w = image.shape[2:]
+    out: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        for t, feats in cores(features, image, layers, tile):
+            for k, f in feats.items():
+                s = stride(k)
+                if k not in out:
+                    out[k] = f.new_zeros(1, f.shape[1], h // s, w // s)
+                y0, x0 = t.core[0] // s, t.core[2] // s
+                out[k][:, :, y0 : y0 + f.shape[2], x0 : x0 + f.shape[3]] = f
+    return out
 
 
 def loss_and_grad(
     objective: Objective, image: torch.Tensor, tile: int, offset: tuple[int, int] = (0, 0)
 ) -> tuple[Losses, torch.Tensor]:
-    """The objective at `image` (RGB 0..1 [1,3,H,W]) and its gradient, tile by tile (see the module)."""
+    """The objective at `image` (RGB 0..1 [1,3,H,W]) and its gradient, tile by tile (see the module);
+    `offset` (px) shifts the tile grid."""
     if objective.masks is not None:
         raise NotImplementedError("tiled evaluation with style masks")
     x = image.detach().clamp(0.0, 1.0)
     h, w = x.shape[2:]
-    tiles = layout(h, w, tile, offset=offset)
-    full = {k: (h // stride(k), w // stride(k)) for k in objective.layers}
-    grams = {k: torch.zeros_like(a) for k, a in objective.style_targets.items()}
+    layers, style_layers = objective.layers, list(objective.style_layers)
+    total_grams = {k: torch.zeros_like(a) for k, a in objective.style_targets.items()}
     content = 0.0
     with torch.no_grad():  # pass 1: the global Grams (and the content loss, which is local)
-        for t in tiles:
-            feats = objective.features(_crop(x, t), objective.layers)
-            for k in objective.style_layers:
-                core = _flat(feats[k], _core(feats[k], k, t, (h, w)))
-                grams[k] += core.t() @ core
-            content += float(_content(objective, feats, t, (h, w)))
+        for t, feats in cores(objective.features, x, layers, tile, offset):
+            for k in style_layers:
+                total_grams[k] += losses.gram(feats[k])
+            content += float(_content(objective, feats, t))
     coefficient = {}
     style = 0.0
     for k, weight in objective.style_layers.items():
-        n, m = grams[k].shape[0], full[k][0] * full[k][1]
-        diff = grams[k] - objective.style_targets[k]
-        style += weight * float(diff.pow(2).sum()) / (4.0 * n * n * m * m)
-        coefficient[k] = diff * (objective.beta * weight / (2.0 * n * n * m * m))
-    grad = torch.zeros_like(x)
-    for t in tiles:  # pass 2: back-propagate each core's share
-        crop = _crop(x, t).requires_grad_(True)
-        feats = objective.features(crop, objective.layers)
-        share = objective.alpha * _content(objective, feats, t, (h, w))
-        for k in objective.style_layers:
-            core = _flat(feats[k], _core(feats[k], k, t, (h, w)))
-            share = share + (coefficient[k] * (core.t() @ core)).sum()
+        n, m = total_grams[k].shape[0], (h // stride(k)) * (w // stride(k))
+        style += weight * float(losses.gram_loss(total_grams[k], objective.style_targets[k], m))
+        coefficient[k] = (total_grams[k] - objective.style_targets[k]) * (
+            objective.beta * weight / (2.0 * n * n * m * m)
+        )
+    x.requires_grad_(True)
+    for t, feats in cores(objective.features, x, layers, tile, offset):  # pass 2: each core's share
+        share = objective.alpha * _content(objective, feats, t)
+        for k in style_layers:
+            share = share + (coefficient[k] * losses.gram(feats[k])).sum()
         share.backward()
-        y0, y1, x0, x1 = t.crop
-        grad[:, :, y0:y1, x0:x1] += crop.grad
+    grad = x.grad
     tv = 0.0
     if objective.tv_weight:
-        whole = x.clone().requires_grad_(True)
+        whole = x.detach().requires_grad_(True)
         tv_loss = losses.tv_loss(whole)
         (objective.tv_weight * tv_loss).backward()
         grad += whole.grad
@@ -118,25 +146,23 @@ def loss_and_grad(
     return Losses(torch.tensor(total), content, style, tv), grad
 
 
-def _crop(x: torch.Tensor, t: Tile) -> torch.Tensor:
-    y0, y1, x0, x1 = t.crop
-    return x[:, :, y0:y1, x0:x1].contiguous()
+def _core(feature: torch.Tensor, layer: str, t: Tile, size: tuple[int, int]) -> torch.Tensor:
+    """The part of `feature` (the crop's map at `layer`) that is the tile's core; a core at the
+    image's edge keeps the map's last rows, as the whole image's map does."""
+    s = stride(layer)
+    y0, y1, x0, x1 = t.core
+    cy0, _, cx0, _ = t.crop
+    rows = slice((y0 - cy0) // s, (y1 - cy0) // s if y1 < size[0] else feature.shape[2])
+    cols = slice((x0 - cx0) // s, (x1 - cx0) // s if x1 < size[1] else feature.shape[3])
+    return feature[:, :, rows, cols]
 
 
-def _flat(feature: torch.Tensor, core: tuple[slice, slice]) -> torch.Tensor:
-    """A core's features as M_core x N float32."""
-    part = feature[:, :, core[0], core[1]]
-    return part.permute(0, 2, 3, 1).reshape(-1, part.shape[1]).float()
-
-
-def _content(objective: Objective, feats: dict[str, torch.Tensor], t: Tile, size: tuple[int, int]) -> torch.Tensor:
-    """The content loss over a tile's core: eq. 1 restricted to the core's positions."""
+def _content(objective: Objective, feats: dict[str, torch.Tensor], t: Tile) -> torch.Tensor:
+    """The content loss over a tile's core (`feats`: the core's maps): eq. 1 at the core's positions."""
     total = torch.zeros((), device=next(iter(feats.values())).device)
-    y0, _, x0, _ = t.core
     for k, weight in objective.content_layers.items():
-        rows, cols = _core(feats[k], k, t, size)
-        part = feats[k][:, :, rows, cols].float()
-        r0, c0 = y0 // stride(k), x0 // stride(k)
-        target = objective.content_targets[k][:, :, r0 : r0 + part.shape[2], c0 : c0 + part.shape[3]].float()
-        total = total + weight * 0.5 * (part - target).pow(2).sum()
+        part = feats[k]
+        r0, c0 = t.core[0] // stride(k), t.core[2] // stride(k)
+        target = objective.content_targets[k][:, :, r0 : r0 + part.shape[2], c0 : c0 + part.shape[3]]
+        total = total + weight * losses.content_loss(part, target)
     return total
