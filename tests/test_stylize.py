@@ -130,7 +130,9 @@ def test_coarse_to_fine_schedule():
     assert schedule(painterly.Options(size=512, iterations=500, multiscale=False)) == [(512, 500)]
     assert schedule(painterly.Options(size=256, iterations=300)) == [(128, 154), (181, 92), (256, 54)]
     big = schedule(painterly.Options(size=2048))
-    assert [s for s, _ in big][-3:] == [1024, 1448, 2048] and min(n for _, n in big) >= 10  # enough to converge
+    assert [s for s, _ in big][-3:] == [1024, 1448, 2048]
+    assert min(n for s, n in big if s <= 1024) >= 10  # enough to converge up to PRINT_DETAIL
+    assert [n for s, n in big if s > 1024] == [5, 4]  # print sizes sharpen: side^-2, at least MIN_ITERATIONS
     assert schedule(painterly.Options(size=255, iterations=300)) == [(255, 300)]
     assert sum(n for _, n in schedule(painterly.Options(size=2048, iterations=777))) == 777
 

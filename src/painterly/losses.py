@@ -31,10 +31,11 @@ def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 0.5 * (flatten(features) - flatten(target)).pow(2).sum()
 
 
-def gram(features: torch.Tensor) -> torch.Tensor:
-    """Eq. 3: G_ij = sum_k F_ik F_jk, an N x N matrix (unnormalised)."""
+def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 3: G_ij = sum_k F_ik F_jk, an N x N matrix (unnormalised); with `mask` ([H,W] in 0..1)
+    each position k counts m_k times: the Gram of a region (Gatys et al. 2017)."""
     f = flatten(features)
-    return f @ f.t()
+    return (f if mask is None else f * mask.reshape(1, -1).to(f.dtype)) @ f.t()
 
 
 def gram_loss(g: torch.Tensor, target_gram: torch.Tensor, positions: int) -> torch.Tensor:
@@ -82,22 +83,6 @@ def scaled_gram(per_position_gram: torch.Tensor, positions: float) -> torch.Tens
     multiplied by M, so both count the same positions; with equal sizes this is the paper's A.
     """
     return per_position_gram * positions
-
-
-def masked_style_layer_loss(
-    features: torch.Tensor, mask: torch.Tensor, per_position_target: torch.Tensor
-) -> torch.Tensor:
-    """Eq. 4 restricted to a region (spatial control, Gatys et al. 2017).
-
-    `mask` [H,W] in 0..1 weights the positions: G = (F m) F^T over the region's M_r = sum(m)
-    positions, compared with the style's Gram rescaled to M_r positions.
-    """
-    f = flatten(features)
-    m = mask.reshape(1, -1).to(f.dtype)
-    positions = m.sum().clamp(min=1e-6)
-    n = f.shape[0]
-    g = (f * m) @ f.t()
-    return (g - per_position_target * positions).pow(2).sum() / (4.0 * n * n * positions * positions)
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:

@@ -69,14 +69,22 @@ class Objective:
         for style in styles:
             g = self.grams(style, list(style_layers))
             per_position.append({layer: g[layer] / math.prod(_shape(style, layer)) for layer in style_layers})
-        self.masks = None
-        if masks is not None:
-            self.per_style_targets = per_position
-            self.masks = {layer: [_resize_mask(m, shape[layer]) for m in masks] for layer in style_layers}
         self.style_targets = {
             layer: losses.scaled_gram(sum(b * p[layer] for b, p in zip(blend, per_position)), math.prod(shape[layer]))
             for layer in style_layers
         }
+        self.masks = None
+        self._regions = {layer: [(None, self.style_targets[layer], math.prod(shape[layer]))] for layer in style_layers}
+        if masks is not None:
+            self.masks = {layer: [_resize_mask(m, shape[layer]) for m in masks] for layer in style_layers}
+            self._regions = {
+                layer: [_region(m, p[layer]) for m, p in zip(self.masks[layer], per_position)] for layer in style_layers
+            }
+
+    def regions(self, layer: str) -> list[tuple[torch.Tensor | None, torch.Tensor, float]]:
+        """Where the style is matched at `layer`, one entry per region: (the region's weights [H_l,W_l],
+        None for the whole map; the target Gram A for its positions; the number of positions M)."""
+        return self._regions[layer]
 
     def _tiled(self, image: torch.Tensor) -> bool:
         return 0 < self.tile < max(image.shape[2:])
@@ -97,10 +105,7 @@ class Objective:
     def _style_loss(self, feats: dict[str, torch.Tensor], layer: str) -> torch.Tensor:
         if self.masks is None:
             return losses.style_layer_loss(feats[layer], self.style_targets[layer])
-        return sum(
-            losses.masked_style_layer_loss(feats[layer], mask, target[layer])
-            for mask, target in zip(self.masks[layer], self.per_style_targets)
-        )
+        return sum(losses.gram_loss(losses.gram(feats[layer], m), a, n) for m, a, n in self.regions(layer))
 
     def _autocast(self):
         if not self.bf16:
@@ -145,13 +150,7 @@ class Objective:
         weights follow the run (from noise at the first scale, near-converged at the fine ones).
         """
         image = image.clamp(0.0, 1.0)
-        if self.masks is None:
-            g = self.grams(image, list(self.style_layers))
-            e = {k: float(losses.gram_loss(g[k], self.style_targets[k], math.prod(_shape(image, k)))) for k in g}
-        else:
-            with torch.no_grad():
-                feats = self.features(image, list(self.style_layers))
-                e = {layer: float(self._style_loss(feats, layer)) for layer in self.style_layers}
+        e = tiling.style_energies(self, tiling.style_grams(self, image, self.tile or max(image.shape[2:]))[0])
         total = sum(w * e[layer] for layer, w in self.style_layers.items())
         share = total / sum(self.style_layers.values())
         raw = {
@@ -217,6 +216,13 @@ def _shape(image: torch.Tensor, layer: str) -> tuple[int, int]:
     """(H, W) of `layer`'s feature map for `image` [1,3,H,W]: the image halved (rounding down) per pooling."""
     s = tiling.stride(layer)
     return image.shape[2] // s, image.shape[3] // s
+
+
+def _region(mask: torch.Tensor, per_position_gram: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """A style mask's region (see `Objective.regions`): the style's Gram rescaled to the M_r = sum(m)
+    positions the mask weighs (spatial control, Gatys et al. 2017)."""
+    mass = float(mask.sum().clamp(min=1e-6))
+    return mask, losses.scaled_gram(per_position_gram, mass), mass
 
 
 def _resize_mask(mask: torch.Tensor, shape: torch.Size) -> torch.Tensor:

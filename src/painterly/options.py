@@ -268,7 +268,6 @@ def _check_numbers(o: Options) -> None:
     _check(isinstance(o.seed, int) and 0 <= o.seed < 2**63, f"seed must be >= 0, got {o.seed!r}")
     _check(o.bit_depth in (8, 16), f"bit-depth must be 8 or 16, got {o.bit_depth!r}")
     _check(isinstance(o.tile, int) and (o.tile == 0 or o.tile >= 32), f"tile must be 0 or >= 32 px, got {o.tile!r}")
-    _check(not (o.tile and o.style_masks), "tile cannot be combined with style masks yet")
     _check(isinstance(o.lbfgs_history, int) and 1 <= o.lbfgs_history <= 1000, "lbfgs-history must be from 1 to 1000")
     if o.style_blend_weights is not None:
         w = o.style_blend_weights

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import images, network, resources
+from . import images, network, resources, tiling
 from .errors import InputImageError, OptionsError, ResourceError
 from .options import INITS, Options
 
@@ -28,6 +28,10 @@ ITERATIONS_EXPONENT = 1.5
 # px: scales from here up all get the iterations of this one; fewer left a weave of unconverged
 # texture at 1024 px (4 iterations at 1024, 7 at 724).
 FULL_DETAIL = 512
+# px: above this (print sizes) iterations fall as side^-2, so each finer scale costs about as much as
+# the one before instead of twice as much, down to MIN_ITERATIONS: the picture is formed, these scales
+# sharpen the brush texture (4096 px would otherwise cost 4x a 2048 px render).
+PRINT_DETAIL = 1024
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,19 @@ class Plan:
             left -= n
         return done
 
+    def describe(self) -> list[str]:
+        """The plan for people: one line per scale (px, iterations, whole image or tiles, memory), then the totals."""
+        lines = []
+        for s in self.scales:
+            w, h = s.size
+            where = f"{len(tiling.layout(h, w, s.tile))} tiles of {s.tile} px" if s.tile else "whole image"
+            lines.append(f"{w:>5}x{h:<5} {s.iterations:>4} iterations  {where:<22} ~{s.memory / 2**30:.1f} GiB")
+        lines.append(
+            f"{self.options.iterations} iterations; peak memory ~{self.memory / 2**30:.1f} GiB; "
+            f"~{self.seconds / 60:.0f} min on a 2-core CPU"
+        )
+        return lines
+
     def metadata(self, step=None) -> dict[str, str]:
         """Text chunks for a result: version, input file names, every effective setting and, given a
         `Step`, how far the run got and its losses."""
@@ -192,7 +209,7 @@ def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
 
     With `multiscale` and sizes from MULTISCALE_FROM up, the run starts at MIN_SCALE px and climbs
     to the size in steps of sqrt(2); iterations fall as side^-1.5 (1.68x fewer per step up) up to
-    FULL_DETAIL px and stay level above it, so
+    FULL_DETAIL px, stay level up to PRINT_DETAIL and fall as side^-2 above it, so
     the picture forms cheaply at low resolution and each finer scale, costing twice as much per
     iteration, refines it for a little more time than the one before (512 px, 220 iterations:
     97, 57, 34, 20, 12 from 128 px up). Every scale starts from the previous result upsampled.
@@ -204,7 +221,9 @@ def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
     if options.multiscale and size >= MULTISCALE_FROM:
         while round(sides[0] / LADDER) >= smallest:
             sides.insert(0, round(sides[0] / LADDER))
-    shares = [(size / min(side, FULL_DETAIL)) ** ITERATIONS_EXPONENT for side in sides]
+    shares = [
+        (size / min(side, FULL_DETAIL)) ** ITERATIONS_EXPONENT * min(1.0, PRINT_DETAIL / side) ** 2 for side in sides
+    ]
     exact = [options.iterations * s / sum(shares) for s in shares]
     counts = [int(x) for x in exact]
     for k in sorted(range(len(sides)), key=lambda k: int(exact[k]) - exact[k])[: options.iterations - sum(counts)]:
@@ -292,7 +311,7 @@ def _fit_memory(opts: Options, size: tuple[int, int]) -> Options:
         fits = 0  # not even 64 px fits on the whole image: tiles may still
     if fits is None:
         return opts
-    for tile in TILES if opts.tile == 0 and opts.style_masks is None else ():
+    for tile in TILES if opts.tile == 0 else ():
         try:
             if tile < max(size) and resources.check_memory(*size, history, opts.max_memory, bf16, tile) is None:
                 return opts.replace(tile=tile)

@@ -68,8 +68,7 @@ def cores(
     features: Features, image: torch.Tensor, layers: list[str], tile: int, offset: tuple[int, int] = (0, 0)
 ) -> Iterator[tuple[Tile, dict[str, torch.Tensor]]]:
     """Each tile of `image` ([1,3,H,W]) with its core's feature maps: the whole image's features at
-    the core's positions. When `image` requires gradients, a backward pass through one tile's
-    features adds that tile's share to `image.grad` (and frees the tile's activations)."""
+    the core's positions."""
     h, w = image.shape[2:]
     for t in layout(h, w, tile, offset=offset):
         y0, y1, x0, x1 = t.crop
@@ -102,41 +101,61 @@ def feature_maps(features: Features, image: torch.Tensor, layers: list[str], til
     return out
 
 
+def style_grams(
+    objective: Objective, image: torch.Tensor, tile: int, offset: tuple[int, int] = (0, 0)
+) -> tuple[dict[str, list[torch.Tensor]], float]:
+    """Pass 1 (no gradients): per style layer, the Gram of each of the objective's regions (the whole
+    image, or one per style mask) summed over the tile cores; and the content loss, which is local."""
+    grams: dict[str, list[torch.Tensor]] = {}
+    content = 0.0
+    with torch.no_grad():
+        for t, feats in cores(objective.features, image, objective.layers, tile, offset):
+            for k in objective.style_layers:
+                parts = [losses.gram(feats[k], _at_core(m, t, k, feats[k])) for m, _, _ in objective.regions(k)]
+                grams[k] = [g + p for g, p in zip(grams[k], parts)] if k in grams else parts
+            content += float(_content(objective, feats, t))
+    return grams, content
+
+
+def style_energies(objective: Objective, grams: dict[str, list[torch.Tensor]]) -> dict[str, float]:
+    """E_l (eq. 4, summed over the regions) of each style layer, from `style_grams`."""
+    return {
+        k: sum(float(losses.gram_loss(g, a, m)) for g, (_, a, m) in zip(grams[k], objective.regions(k)))
+        for k in objective.style_layers
+    }
+
+
 def loss_and_grad(
     objective: Objective, image: torch.Tensor, tile: int, offset: tuple[int, int] = (0, 0)
 ) -> tuple[Losses, torch.Tensor]:
     """The objective at `image` (RGB 0..1 [1,3,H,W]) and its gradient, tile by tile (see the module);
     `offset` (px) shifts the tile grid."""
-    if objective.masks is not None:
-        raise NotImplementedError("tiled evaluation with style masks")
     x = image.detach().clamp(0.0, 1.0)
     h, w = x.shape[2:]
-    layers, style_layers = objective.layers, list(objective.style_layers)
-    total_grams = {k: torch.zeros_like(a) for k, a in objective.style_targets.items()}
-    content = 0.0
-    with torch.no_grad():  # pass 1: the global Grams (and the content loss, which is local)
-        for t, feats in cores(objective.features, x, layers, tile, offset):
-            for k in style_layers:
-                total_grams[k] += losses.gram(feats[k])
-            content += float(_content(objective, feats, t))
-    coefficient = {}
-    style = 0.0
-    for k, weight in objective.style_layers.items():
-        n, m = total_grams[k].shape[0], (h // stride(k)) * (w // stride(k))
-        style += weight * float(losses.gram_loss(total_grams[k], objective.style_targets[k], m))
-        coefficient[k] = (total_grams[k] - objective.style_targets[k]) * (
-            objective.beta * weight / (2.0 * n * n * m * m)
-        )
-    x.requires_grad_(True)
-    for t, feats in cores(objective.features, x, layers, tile, offset):  # pass 2: each core's share
+    grams, content = style_grams(objective, x, tile, offset)
+    energies = style_energies(objective, grams)
+    style = sum(weight * energies[k] for k, weight in objective.style_layers.items())
+    coefficient = {  # dL/dG per layer and region: beta w_l (G - A) / (2 N^2 M^2)
+        k: [
+            (g - a) * (objective.beta * weight / (2.0 * g.shape[0] ** 2 * m**2))
+            for g, (_, a, m) in zip(grams[k], objective.regions(k))
+        ]
+        for k, weight in objective.style_layers.items()
+    }
+    grad = torch.zeros_like(x)
+    for t in layout(h, w, tile, offset=offset):  # pass 2: back-propagate each core's share
+        y0, y1, x0, x1 = t.crop
+        crop = x[:, :, y0:y1, x0:x1].clone().requires_grad_(True)  # its own leaf: no image-sized gradient per tile
+        feats = {k: _core(f, k, t, (h, w)) for k, f in objective.features(crop, objective.layers).items()}
         share = objective.alpha * _content(objective, feats, t)
-        for k in style_layers:
-            share = share + (coefficient[k] * losses.gram(feats[k])).sum()
+        for k in objective.style_layers:
+            for c, (mask, _, _) in zip(coefficient[k], objective.regions(k)):
+                share = share + (c * losses.gram(feats[k], _at_core(mask, t, k, feats[k]))).sum()
         share.backward()
-    grad = x.grad
+        grad[:, :, y0:y1, x0:x1] += crop.grad
     tv = 0.0
     if objective.tv_weight:
-        whole = x.detach().requires_grad_(True)
+        whole = x.clone().requires_grad_(True)
         tv_loss = losses.tv_loss(whole)
         (objective.tv_weight * tv_loss).backward()
         grad += whole.grad
@@ -157,12 +176,19 @@ def _core(feature: torch.Tensor, layer: str, t: Tile, size: tuple[int, int]) -> 
     return feature[:, :, rows, cols]
 
 
+def _at_core(whole: torch.Tensor | None, t: Tile, layer: str, core: torch.Tensor) -> torch.Tensor | None:
+    """The part of `whole` (a map of the whole image at `layer`: [..., H_l, W_l]) under the tile's
+    core, whose features are `core` [1,N,h,w]; None stays None."""
+    if whole is None:
+        return None
+    r0, c0 = t.core[0] // stride(layer), t.core[2] // stride(layer)
+    return whole[..., r0 : r0 + core.shape[2], c0 : c0 + core.shape[3]]
+
+
 def _content(objective: Objective, feats: dict[str, torch.Tensor], t: Tile) -> torch.Tensor:
     """The content loss over a tile's core (`feats`: the core's maps): eq. 1 at the core's positions."""
     total = torch.zeros((), device=next(iter(feats.values())).device)
     for k, weight in objective.content_layers.items():
-        part = feats[k]
-        r0, c0 = t.core[0] // stride(k), t.core[2] // stride(k)
-        target = objective.content_targets[k][:, :, r0 : r0 + part.shape[2], c0 : c0 + part.shape[3]]
-        total = total + weight * losses.content_loss(part, target)
+        target = _at_core(objective.content_targets[k], t, k, feats[k])
+        total = total + weight * losses.content_loss(feats[k], target)
     return total

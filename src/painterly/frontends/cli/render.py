@@ -61,6 +61,11 @@ def parser() -> argparse.ArgumentParser:
     )
     o.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     o.add_argument(
+        "--show-plan",
+        action="store_true",
+        help="print the plan (scales, iterations, tiles, memory) and stop without rendering",
+    )
+    o.add_argument(
         "--resume",
         default=None,
         metavar="CKPT",
@@ -86,6 +91,10 @@ def main(argv: list[str]) -> int:
         print(f"painterly: warning: {note}", file=sys.stderr)
     for hint in () if args.quiet else decided.hints:
         print(f"painterly: hint: {hint}", file=sys.stderr)
+    if args.show_plan or (not args.quiet and any(s.tile for s in decided.scales)):
+        print("\n".join(f"painterly: plan: {line}" for line in decided.describe()), file=sys.stderr)
+    if args.show_plan:
+        return 0
     w, h = decided.size
     history = decided.options.lbfgs_history
     images.check_free_space(out, resources.disk_bytes(w, h, history, checkpoints=args.save_every > 0))
