@@ -169,8 +169,8 @@ def make_plan(inputs: Inputs, options: Options) -> Plan:
     fitted = _fit_memory(opts, output_size(inputs.content, opts.size))
     if fitted.tile != opts.tile:
         notes.append(
-            f"the network runs in tiles of {fitted.tile} px to fit in memory (the same result, about 1.5x "
-            "the time; --tile sets it)"
+            f"the network runs in tiles of {fitted.tile} px to fit in memory (the same result, about twice "
+            "the time per iteration; --tile sets it)"
         )
     if fitted.size != opts.size:
         notes.append(f"the output was reduced from {opts.size} to {fitted.size} px to fit in memory")
