@@ -200,22 +200,10 @@ def test_size_zero_keeps_the_content_size_and_warns(tmp_path, content_path, styl
 
 def test_tiny_max_memory_is_refused_before_any_work_with_a_size_that_fits(tmp_path, content_path, style_path, capsys):
     out = tmp_path / "out.png"
+    args = [str(content_path), str(style_path), "-o", str(out), "--size", "1024", "--max-memory", "1200M"]
+    args += ["--iterations", "1"]
     start = time.monotonic()
-    code = main(
-        [
-            str(content_path),
-            str(style_path),
-            "-o",
-            str(out),
-            "--size",
-            "1024",
-            "--max-memory",
-            "1200M",
-            "--iterations",
-            "1",
-        ]
-    )
-    assert code == 2
+    assert main(args) == 2
     line = one_line_error(capsys)
     assert "needs about" in line and "--max-memory" in line
     suggested = int(line.split("try --size ")[1].split()[0])
@@ -223,25 +211,7 @@ def test_tiny_max_memory_is_refused_before_any_work_with_a_size_that_fits(tmp_pa
     assert not out.exists()
     assert time.monotonic() - start < 10  # refused before the network is built or any iteration runs
     # the suggestion fits: --auto-size picks it and the run completes
-    assert (
-        main(
-            [
-                str(content_path),
-                str(style_path),
-                "-o",
-                str(out),
-                "--size",
-                "1024",
-                "--max-memory",
-                "1200M",
-                "--auto-size",
-                "--iterations",
-                "1",
-                "-q",
-            ]
-        )
-        == 0
-    )
+    assert main([*args, "--auto-size", "-q"]) == 0
     assert max(Image.open(out).size) == suggested
 
 
