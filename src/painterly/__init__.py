@@ -1,6 +1,6 @@
 """painterly: neural style transfer after Gatys, Ecker & Bethge (CVPR 2016)."""
 
-from .api import Score, score, stylize, stylize_iter
+from .api import Score, score, stylize, stylize_iter, stylize_video
 from .errors import InputImageError, OptionsError, OutputError, PainterlyError, ResourceError
 from .optimize import Step
 from .options import Options
@@ -20,4 +20,5 @@ __all__ = [
     "score",
     "stylize",
     "stylize_iter",
+    "stylize_video",
 ]

@@ -8,17 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from PIL import Image
 
-from . import images, network, objective
+from . import images, network, objective, videofiles
+from . import video as video_core
+from .errors import OptionsError
 from .optimize import Step
 from .options import Options, with_preset
 from .plan import Plan, load_inputs, make_plan
 from .render import render
 
-__all__ = ["Plan", "Score", "make_options", "plan", "render", "score", "stylize", "stylize_iter"]
+__all__ = [
+    "Plan",
+    "Score",
+    "make_options",
+    "plan",
+    "render",
+    "score",
+    "stylize",
+    "stylize_iter",
+    "stylize_video",
+    "video",
+]
 
 
 def make_options(options: Options | None = None, **changes) -> Options:
@@ -97,3 +111,30 @@ def score(content, style, outputs: Sequence, options: Options | None = None, **c
             r = target(x)
             results.append(Score(r.content, r.style, float(r.total), *target.relative_errors(x)))
     return results
+
+
+def video(source, style, output, options: Options | None = None, **changes) -> Iterator[video_core.FrameStep]:
+    """Render a video file or a folder of frames (`source`) in the style of `style` (one or a list)
+    to `output`: a video file (H.264, the input's frame timing and audio; frames kept in
+    OUTPUT.frames/) or a folder of PNG frames named after the input frames. Yields a `FrameStep`
+    per iteration; a re-run skips the frames already done."""
+    opts = make_options(options, **changes)
+    clip = videofiles.open_clip(source)
+    output = Path(output)
+    to_folder = output.suffix == "" or output.is_dir()
+    if clip.is_folder and not to_folder:
+        raise OptionsError("a folder of frames renders to a folder of PNG frames: give a folder as the output")
+    folder = output if to_folder else output.with_name(output.name + ".frames")
+    sources = list(style) if isinstance(style, list | tuple) else [style]
+    styles = [images.load(s, "style image") for s in sources]
+    yield from video_core.render_clip(clip, styles, [images.describe(s) for s in sources], opts, folder)
+    if not to_folder:
+        names = [Path(n).with_suffix(".png").name for n in clip.names]
+        videofiles.encode(clip, [folder / n for n in names], output)
+
+
+def stylize_video(source, style, output, options: Options | None = None, **changes) -> Path:
+    """`video` run to the end; returns the output path."""
+    for _ in video(source, style, output, options, **changes):
+        pass
+    return Path(output)

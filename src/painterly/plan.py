@@ -43,7 +43,8 @@ class Inputs:
     content_name: str
     style_names: tuple[str, ...]
     masks: tuple[Image.Image, ...] | None = None  # one per style: white = where that style goes
-    init: Image.Image | None = None  # the start image, when `init` names a file
+    init: Image.Image | None = None  # the start image, when `init` names a file (or, in a video, a frame)
+    temporal: tuple[Image.Image, Image.Image] | None = None  # video: the previous result warped, reliable px
 
 
 def load_inputs(content: images.ImageSource, style, options: Options, max_pixels: int = images.MAX_PIXELS) -> Inputs:

@@ -37,7 +37,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
     for k, scale in enumerate(plan.scales):
         if resume is not None and k < resume["scale_index"]:
             continue
-        target = objective.build(content, styles, opts, scale.size, device, inputs.masks, scale.tile)
+        target = objective.build(content, styles, opts, scale.size, device, inputs.masks, scale.tile, inputs.temporal)
         inner = None
         if resume is not None:  # k == the checkpoint's scale: continue from its state
             inner, done, x = resume["iterate"], resume["done"], resume["iterate"]["x"]

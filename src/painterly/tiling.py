@@ -153,16 +153,14 @@ def loss_and_grad(
                 share = share + (c * losses.gram(feats[k], _at_core(mask, t, k, feats[k]))).sum()
         share.backward()
         grad[:, :, y0:y1, x0:x1] += crop.grad
-    tv = 0.0
-    if objective.tv_weight:
-        whole = x.clone().requires_grad_(True)
-        tv_loss = losses.tv_loss(whole)
-        (objective.tv_weight * tv_loss).backward()
+    whole = x.clone().requires_grad_(True)
+    pixels = objective.pixel_terms(whole)  # TV and temporal: no network, the whole image at once
+    if pixels.requires_grad:
+        pixels.backward()
         grad += whole.grad
-        tv = float(tv_loss.detach())
     grad *= (image >= 0) & (image <= 1)  # as the untiled objective's clamp: no gradient outside 0..1
-    total = objective.alpha * content + objective.beta * style + objective.tv_weight * tv
-    return Losses(torch.tensor(total), content, style, tv), grad
+    total = objective.alpha * content + objective.beta * style + float(pixels)
+    return Losses(torch.tensor(total), content, style, float(pixels)), grad
 
 
 def _core(feature: torch.Tensor, layer: str, t: Tile, size: tuple[int, int]) -> torch.Tensor:

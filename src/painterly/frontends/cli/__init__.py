@@ -1,7 +1,7 @@
 """The `painterly` command: argv -> a subcommand or a render; one-line errors and exit codes.
 
 painterly CONTENT STYLE [STYLE ...] -o OUT [options]
-painterly score | demo | presets | reproduce | web ...
+painterly score | demo | presets | reproduce | web | video ...
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import warnings
 
 from ...errors import PainterlyError
-from . import commands, render
+from . import commands, render, video
 from .flags import EXIT_USER_ERROR, UsageError
 
 COMMANDS = {
@@ -19,6 +19,7 @@ COMMANDS = {
     "presets": commands.presets,
     "reproduce": commands.reproduce,
     "web": commands.web,
+    "video": video.main,
 }
 
 
