@@ -52,7 +52,7 @@ def write_video(
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
-        video.time_base = Fraction(1, 1000 if times else fps)
+        video.time_base = video.codec_context.time_base = Fraction(1, 1000 if times else fps)
         audio = out.add_stream("aac", rate=44100) if tone_hz else None
         for k, a in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(a, format="rgb24")

@@ -124,6 +124,8 @@ def video(source, style, output, options: Options | None = None, **changes) -> I
     to_folder = output.suffix == "" or output.is_dir()
     if clip.is_folder and not to_folder:
         raise OptionsError("a folder of frames renders to a folder of PNG frames: give a folder as the output")
+    if not to_folder and output.suffix.lower() not in videofiles.VIDEO_SUFFIXES:
+        raise OptionsError(f"output {output}: a video needs {'/'.join(videofiles.VIDEO_SUFFIXES)} (or a folder)")
     folder = output if to_folder else output.with_name(output.name + ".frames")
     sources = list(style) if isinstance(style, list | tuple) else [style]
     styles = [images.load(s, "style image") for s in sources]

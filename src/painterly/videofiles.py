@@ -17,6 +17,7 @@ from . import images
 from .errors import InputImageError, OutputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")  # containers that take H.264 and the usual audio codecs
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def encode(clip: Clip, stylised: list[Path], out: Path) -> Path:
             video_out = sink.add_stream("libx264", rate=video_in.average_rate or 24)
             video_out.width, video_out.height = first.size
             video_out.pix_fmt = "yuv420p"
-            video_out.time_base = video_in.time_base
+            video_out.time_base = video_out.codec_context.time_base = video_in.time_base  # every pts kept as is
             audio = [(a, sink.add_stream_from_template(a)) for a in source.streams.audio]
             for path, frame in zip(stylised, source.decode(video_in)):
                 out_frame = av.VideoFrame.from_ndarray(np.asarray(Image.open(path).convert("RGB")), format="rgb24")
