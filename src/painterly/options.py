@@ -181,7 +181,7 @@ class Options:
         "moved by the optical flow, put it (Ruder et al. 2016); 0 = every frame on its own", VIDEO, metavar="W",
     )  # fmt: skip
     frame_iterations: int = option(
-        30, "int", "video: iterations for each frame after the first, which starts from the previous one moved "
+        20, "int", "video: iterations for each frame after the first, which starts from the previous one moved "
         "by the flow (the first frame gets --iterations)", VIDEO, metavar="N",
     )  # fmt: skip
     channels_last: bool = option(True, "bool", "channels-last memory layout for the network (faster on CPU)", COMPUTE)

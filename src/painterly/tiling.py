@@ -159,8 +159,9 @@ def loss_and_grad(
         pixels.backward()
         grad += whole.grad
     grad *= (image >= 0) & (image <= 1)  # as the untiled objective's clamp: no gradient outside 0..1
-    total = objective.alpha * content + objective.beta * style + float(pixels)
-    return Losses(torch.tensor(total), content, style, float(pixels)), grad
+    pixels_value = float(pixels.detach())
+    total = objective.alpha * content + objective.beta * style + pixels_value
+    return Losses(torch.tensor(total), content, style, pixels_value), grad
 
 
 def _core(feature: torch.Tensor, layer: str, t: Tile, size: tuple[int, int]) -> torch.Tensor:
