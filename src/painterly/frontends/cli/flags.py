@@ -108,3 +108,16 @@ def as_flags(values: dict[str, object]) -> str:
         else:
             parts.append(f"{spec.flag} {spec.show(value)}")
     return " ".join(parts)
+
+
+def with_render_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """`parser` with --preset and every render option (the still and the video command share them)."""
+    add_preset(parser)
+    add_options(parser)
+    return parser
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.Namespace, Options]:
+    """The parsed arguments and the `Options` they give."""
+    args = parser.parse_args(argv)
+    return args, options_from(args)

@@ -72,14 +72,11 @@ def parser() -> argparse.ArgumentParser:
         help="continue an interrupted run from OUT.ckpt (written on Ctrl-C and with --save-every); "
         "give the same command and settings (default none)",
     )
-    flags.add_preset(p)
-    flags.add_options(p)
-    return p
+    return flags.with_render_options(p)
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
-    opts = flags.options_from(args)
+    args, opts = flags.parse(parser(), argv)
     inputs = [args.content, *args.styles, *(opts.style_masks or ())]
     if opts.init not in INITS:
         inputs.append(opts.init)

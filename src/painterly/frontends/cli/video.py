@@ -31,14 +31,11 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     o.add_argument("--overwrite", action="store_true", help="start again: drop frames rendered before")
     o.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    flags.add_preset(p)
-    flags.add_options(p)
-    return p
+    return flags.with_render_options(p)
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
-    opts = flags.options_from(args)
+    args, opts = flags.parse(parser(), argv)
     out = Path(args.output)
     if out.resolve() == Path(args.input).resolve() or out.resolve() in [Path(s).resolve() for s in args.styles]:
         raise flags.UsageError(f"output {out} is one of the inputs: it would be overwritten")
