@@ -179,10 +179,16 @@ class Objective:
         |F - P| / |P| over the content layers (how far from the photo), and the mean over the
         style layers of |G - A| / |A| (how far the texture statistics are from the artwork's)."""
         image = image.clamp(0.0, 1.0)
-        feats = self.feature_maps(image, list(self.content_layers))
-        diff = sum(float((feats[k].float() - self.content_targets[k].float()).pow(2).sum()) for k in feats)
-        norm = sum(float(self.content_targets[k].float().pow(2).sum()) for k in feats)
-        g = self.grams(image, list(self.style_targets))
+        tile = self.tile if self._tiled(image) else max(image.shape[2:])  # one tile: the whole image
+        diff, g = 0.0, {}
+        with torch.no_grad():
+            for t, feats in tiling.cores(self.features, image, self.layers, tile):
+                for k in self.content_layers:
+                    target = tiling.at_core(self.content_targets[k], t, k, feats[k])
+                    diff += float((feats[k].float() - target.float()).pow(2).sum())
+                for k in self.style_targets:
+                    g[k] = g[k] + losses.gram(feats[k]) if k in g else losses.gram(feats[k])
+        norm = sum(float(self.content_targets[k].float().pow(2).sum()) for k in self.content_layers)
         rels = [
             float((g[k] - a).norm() / a.norm()) if a.norm() > 0 else math.nan for k, a in self.style_targets.items()
         ]

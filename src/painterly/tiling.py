@@ -111,7 +111,7 @@ def style_grams(
     with torch.no_grad():
         for t, feats in cores(objective.features, image, objective.layers, tile, offset):
             for k in objective.style_layers:
-                parts = [losses.gram(feats[k], _at_core(m, t, k, feats[k])) for m, _, _ in objective.regions(k)]
+                parts = [losses.gram(feats[k], at_core(m, t, k, feats[k])) for m, _, _ in objective.regions(k)]
                 grams[k] = [g + p for g, p in zip(grams[k], parts)] if k in grams else parts
             content += float(_content(objective, feats, t))
     return grams, content
@@ -150,7 +150,7 @@ def loss_and_grad(
         share = objective.alpha * _content(objective, feats, t)
         for k in objective.style_layers:
             for c, (mask, _, _) in zip(coefficient[k], objective.regions(k)):
-                share = share + (c * losses.gram(feats[k], _at_core(mask, t, k, feats[k]))).sum()
+                share = share + (c * losses.gram(feats[k], at_core(mask, t, k, feats[k]))).sum()
         share.backward()
         grad[:, :, y0:y1, x0:x1] += crop.grad
     whole = x.clone().requires_grad_(True)
@@ -175,7 +175,7 @@ def _core(feature: torch.Tensor, layer: str, t: Tile, size: tuple[int, int]) -> 
     return feature[:, :, rows, cols]
 
 
-def _at_core(whole: torch.Tensor | None, t: Tile, layer: str, core: torch.Tensor) -> torch.Tensor | None:
+def at_core(whole: torch.Tensor | None, t: Tile, layer: str, core: torch.Tensor) -> torch.Tensor | None:
     """The part of `whole` (a map of the whole image at `layer`: [..., H_l, W_l]) under the tile's
     core, whose features are `core` [1,N,h,w]; None stays None."""
     if whole is None:
@@ -188,6 +188,6 @@ def _content(objective: Objective, feats: dict[str, torch.Tensor], t: Tile) -> t
     """The content loss over a tile's core (`feats`: the core's maps): eq. 1 at the core's positions."""
     total = torch.zeros((), device=next(iter(feats.values())).device)
     for k, weight in objective.content_layers.items():
-        target = _at_core(objective.content_targets[k], t, k, feats[k])
+        target = at_core(objective.content_targets[k], t, k, feats[k])
         total = total + weight * losses.content_loss(feats[k], target)
     return total
