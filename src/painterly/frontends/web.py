@@ -256,7 +256,11 @@ def build_app(
             concurrency_id="stylize",
             show_progress="minimal",
         )
-        cancel.click(_cancelled, status, status, cancels=[running], queue=False, api_visibility="private")
+        # The status is set after the run was stopped, so a progress update already on its way
+        # cannot overwrite "Cancelled".
+        cancel.click(None, None, None, cancels=[running], queue=False, api_visibility="private").then(
+            _cancelled, status, status, queue=False, api_visibility="private"
+        )
     app.queue(max_size=max_queue, default_concurrency_limit=concurrency)
     return app
 
