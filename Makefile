@@ -19,7 +19,7 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.base
-	$(PY) -m pip install -q -e '.[test,web,video]'
+	$(PY) -m pip install -q -e '.[test,web,video,ray]'
 	touch $@
 
 demo: $(VENV)/.base

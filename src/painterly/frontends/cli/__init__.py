@@ -1,7 +1,7 @@
 """The `painterly` command: argv -> a subcommand or a render; one-line errors and exit codes.
 
 painterly CONTENT STYLE [STYLE ...] -o OUT [options]
-painterly score | demo | presets | reproduce | web | video ...
+painterly score | demo | presets | reproduce | web | video | batch ...
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import warnings
 
 from ...errors import PainterlyError
-from . import commands, render, video
+from . import batch, commands, render, video
 from .flags import EXIT_USER_ERROR, UsageError
 
 COMMANDS = {
@@ -20,6 +20,7 @@ COMMANDS = {
     "reproduce": commands.reproduce,
     "web": commands.web,
     "video": video.main,
+    "batch": batch.main,
 }
 
 
