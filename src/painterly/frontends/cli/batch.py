@@ -118,6 +118,7 @@ def main(argv: list[str]) -> int:
 
 def _run(args: argparse.Namespace, todo: list[batch.Job], out_dir: Path, bar):
     if args.backend == "local":
+
         def show(job, step):  # fmt: skip
             if bar is not None:
                 bar.set_postfix_str(f"{job.content.name}: it {step.iteration}/{step.iterations}", refresh=False)
