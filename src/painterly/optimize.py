@@ -20,6 +20,10 @@ from .losses import Losses
 from .tiling import loss_and_grad
 
 DIVERGENCE_FACTOR = 1e3  # a loss this many times the best seen counts as divergence
+# A fixed L-BFGS step that lands this far above the best loss has left the basin: typically right
+# after a projection, when the curvature pairs no longer fit, it throws pixels far outside 0..1,
+# where the clamped objective is flat and the run never comes back.
+RISE_FACTOR = 4.0
 MAX_RESTARTS = 3
 PROJECT_EVERY = 10  # iterations between projections of the pixels onto 0..1
 SEARCH_FIRST = 2  # fixed-step L-BFGS: line-search iterations when starting from the initial image
@@ -136,6 +140,7 @@ class _Descent:
         self.optimizer, self.lr, self.history, self.line_search = optimizer, lr, history, line_search
         self.opt = _make_optimizer(optimizer, self.x, lr, history, line_search)
         self.restarts = self.stalls = self.iteration = 0
+        self.fixed_step = False
         self.search_until = search_first
 
     def state(self) -> dict:
@@ -177,6 +182,7 @@ class _Descent:
                 # optimum (white noise) and after a restart the first steps search for it; after that
                 # one evaluation per iteration.
                 searching = self.line_search or self.iteration < self.search_until
+                self.fixed_step = not searching
                 self.opt.param_groups[0]["line_search_fn"] = "strong_wolfe" if searching else None
                 self.opt.step(self.tracker.closure)
         except _NonFinite:
@@ -198,6 +204,9 @@ class _Descent:
                 )
             self._restart_from_best()
             return f"diverged (loss {loss:.3g}); restarted from the best image"
+        if self.fixed_step and loss > RISE_FACTOR * self.tracker.best_loss:
+            self._restart_from_best()  # not counted as a divergence: the run goes on from its best
+            return f"unstable step (loss {loss:.3g}); restarted from the best image"
         if self.optimizer == "lbfgs" and self.line_search and not self.tracker.best_loss < best_before:
             # The line search found no decrease: L-BFGS' curvature pairs no longer fit (e.g. after a
             # projection moved pixels) and it would repeat the same failing search. Start its
