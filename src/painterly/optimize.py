@@ -78,7 +78,7 @@ class _Tracker:
         if self.tile:  # the same objective and gradient, one tile's activations at a time
             # The grid moves at every evaluation (rounding differs a little at a seam, so no seam settles),
             # by offsets drawn from the evaluation count, so a resumed run moves it the same way.
-            shift = torch.randint(self.tile, (2,), generator=torch.Generator().manual_seed(self.evaluations)) * 0
+            shift = torch.randint(self.tile, (2,), generator=torch.Generator().manual_seed(self.evaluations))
             result, grad = loss_and_grad(self.objective, self.x, self.tile, (int(shift[0]), int(shift[1])))
             loss = float(result.total)
             self._normalise_by(loss)
