@@ -90,7 +90,9 @@ def main() -> None:
         base = [sys.executable, "-m", "painterly", "batch", str(folder / "photos")]
         base += [a for s in styles for a in ("--style", str(s))]
         base += ["--size", str(args.size), "--iterations", str(args.iterations), "-q"]
-        print(f"20 jobs (10 photos x 2 styles) at {args.size} px, {args.iterations} iterations; {args.repeats} runs each")
+        print(
+            f"20 jobs (10 photos x 2 styles) at {args.size} px, {args.iterations} iterations; {args.repeats} runs each"
+        )
         print(f"{'backend':<36} {'jobs/min':>9} {'s (median)':>10} {'runs s':>22} {'peak RSS GiB':>13} {'re-run s':>9}")
         for name, extra in BACKENDS.items():
             times, peaks = [], []

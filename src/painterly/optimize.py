@@ -165,7 +165,7 @@ class _Descent:
         self.opt.load_state_dict(state["optimizer"])
         t = self.tracker
         t.normaliser, t.best_loss = state["normaliser"], state["best_loss"]
-        t.best_image, t.evaluations = state["best_image"], state["evaluations"]
+        t.best_image, t.evaluations = state["best_image"].to(self.x.device), state["evaluations"]
         self.iteration, self.restarts, self.stalls = state["iteration"], state["restarts"], state["stalls"]
         self.search_until = state["search_until"]
 

@@ -42,7 +42,8 @@ def parser() -> argparse.ArgumentParser:
         prog="painterly",
         description="Render a photograph in the style of one or more artworks "
         "(Gatys, Ecker & Bethge, CVPR 2016). Other commands: 'painterly score --help', "
-        "'painterly demo --help', 'painterly presets', 'painterly reproduce --help', 'painterly web --help'.",
+        "'painterly demo --help', 'painterly presets', 'painterly reproduce --help', 'painterly web --help', "
+        "'painterly video --help', 'painterly batch --help'.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
