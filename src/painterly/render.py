@@ -39,8 +39,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
             continue
         target = objective.build(content, styles, opts, scale.size, device, inputs.masks, scale.tile, inputs.temporal)
         inner = None
-        if resume is not None:  # k == the checkpoint's scale: continue from its state
-            # A checkpoint is loaded on the CPU; a CUDA run continues on the GPU.
+        if resume is not None:  # k == the checkpoint's scale: its state (loaded on the CPU) on our device
             inner, done, x = resume["iterate"], resume["done"], resume["iterate"]["x"].to(device)
             target.style_layers = resume.get("style_layers", target.style_layers)
             resume = None

@@ -21,6 +21,7 @@ from .. import api, images, samples
 from ..errors import OptionsError, PainterlyError
 from ..options import INITS, PRESETS, SPECS, Control, Options, Spec, coerce_changes
 from ..plan import Plan, load_inputs, make_plan
+from . import webguard
 
 DEFAULTS = Options()
 MAX_FILE_SIZE = "25mb"  # per upload; Gradio refuses larger files before they reach the handler
@@ -166,33 +167,58 @@ def stylize_stream(
         yield str(out), progress_text(last, started, done=True) + notes
 
 
-def _run_handler(server: Options, max_pixels: int):
-    def run(content, styles, *controls):
+def _with_request(fn, names: Sequence[str]):
+    """`fn(*values)` with named parameters for API clients and a trailing gr.Request (the user)."""
+    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+    params.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request))
+    fn.__signature__ = inspect.Signature(params)
+    fn.__annotations__ = {"request": gr.Request}
+    return fn
+
+
+def _run_handler(server: Options, max_pixels: int, studio: webguard.Studio):
+    def run(content, styles, *values):
         """Stream (preview, progress text, download) while the run goes on."""
+        *controls, request = values
         decided = _plan(content, styles, make_options(dict(zip(CONTROLS, controls)), server), max_pixels)
+        studio.trim()
         # One directory per run: its PNG is what the UI shows and offers; gone when the run ends,
         # after Gradio has copied the last one into its own cache.
         with tempfile.TemporaryDirectory(prefix="painterly-web-") as tmp:
             try:
                 for path, text in stylize_stream(decided, Path(tmp)):
+                    studio.own(request, path)
                     yield path, text, path
             except PainterlyError as exc:
                 raise _error(_private(str(exc), [content, *styles])) from None
+            finally:
+                studio.trim()
 
-    # Named parameters, so API clients can pass controls by name and leave the rest at the page's values.
-    names = ("content", "styles", *CONTROLS)
-    run.__signature__ = inspect.Signature(
-        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
-    )
-    return run
+    return _with_request(run, ("content", "styles", *CONTROLS))
 
 
-def _demo_inputs() -> tuple[str, list[str]]:
-    """scikit-image's cat photo and micrograph written as PNGs once, for the demo button."""
-    folder = Path(tempfile.gettempdir()) / "painterly-web-demo"
-    folder.mkdir(exist_ok=True)
-    content, style = samples.write_demo_inputs(folder, keep=True)
-    return str(content), [str(style)]
+def _queue_limit(studio: webguard.Studio, page: gr.Blocks):
+    def check(*values):
+        """Refuse a run at joining the queue when its user has `max_per_user` waiting or running."""
+        user = getattr(values[-1], "username", None)
+        if studio.max_per_user and webguard.runs_of(page, user) >= studio.max_per_user:
+            raise _error(f"You have {studio.max_per_user} runs queued or running; wait for one to finish.")
+        return [gr.validate(True, "") for _ in values[:-1]]
+
+    return _with_request(check, ("content", "styles", *CONTROLS))
+
+
+def _demo_handler(studio: webguard.Studio):
+    def demo(request: gr.Request) -> tuple[str, list[str]]:
+        """scikit-image's cat photo and micrograph written as PNGs once, for the demo button."""
+        folder = Path(tempfile.gettempdir()) / "painterly-web-demo"
+        folder.mkdir(exist_ok=True)
+        content, style = samples.write_demo_inputs(folder, keep=True)
+        for path in (content, style):
+            studio.own(request, str(path))
+        return str(content), [str(style)]
+
+    return demo
 
 
 def _preset_values(name: str) -> list:
@@ -212,13 +238,15 @@ def build_app(
     max_side: int = MAX_SIDE,
     max_pixels: int = MAX_PIXELS,
     server: Options = DEFAULTS,
+    studio: webguard.Studio | None = None,
 ) -> gr.Blocks:
     """The page: inputs and controls on the left, the forming picture and losses on the right.
 
     `concurrency` runs at once (each needs its own memory, see `resources.estimate`), at most
     `max_queue` waiting; outputs up to `max_side` px, inputs up to `max_pixels` pixels each;
-    `server` holds the settings users cannot change (device, memory limit).
+    `server` holds the settings users cannot change; `studio` a shared server's per-user limits.
     """
+    studio = studio or webguard.Studio()
     with gr.Blocks(title="painterly", analytics_enabled=False, delete_cache=CACHE_CLEANUP) as app:
         gr.Markdown(
             "## painterly\nNeural style transfer (Gatys, Ecker & Bethge 2016): the photo is re-drawn so its "
@@ -245,12 +273,14 @@ def build_app(
                     f"Runs take turns ({concurrency} at a time); your place in the queue shows above the picture."
                 )
         controls = [made[key] for key in CONTROLS]
-        demo.click(_demo_inputs, None, [content, styles], queue=False, api_visibility="private")
+        demo.click(_demo_handler(studio), None, [content, styles], queue=False, api_visibility="private")
         preset.change(_preset_values, preset, controls, queue=False, api_visibility="private")
         running = run.click(
-            _run_handler(server, max_pixels),
+            _run_handler(server, max_pixels, studio),
             [content, styles, *controls],
             [preview, status, result],
+            # checked at joining the queue (bad inputs too, a bare 400 for API clients): sign-in only
+            validator=_queue_limit(studio, app) if studio.max_per_user else None,
             api_name="stylize",
             concurrency_limit=concurrency,
             concurrency_id="stylize",
@@ -293,10 +323,30 @@ def _controls(specs: list[Spec], max_side: int) -> dict[str, gr.components.Compo
     return made
 
 
-def serve(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
+def serve(
+    app: gr.Blocks,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    block: bool = True,
+    auth=None,
+    studio: webguard.Studio | None = None,
+) -> gr.Blocks:
     """Start `app` (from `build_app`) on host:port (loopback unless told otherwise); with `block`,
-    serve until Ctrl-C, else return the running app (see `wait`). Raises OSError when the port is taken."""
+    serve until Ctrl-C, else return the running app (see `wait`). With `auth` ((name, password) ->
+    bool) everyone signs in and fetches only their own files (`studio`'s owners, the one passed to
+    `build_app`). Raises OSError when the port is taken."""
+    signed_in = {}
+    if auth is not None:
+        from starlette.middleware import Middleware
+
+        owners = (studio or webguard.Studio()).owners
+        signed_in = dict(
+            auth=auth,
+            auth_message="Sign in with the name and password the server's owner gave you.",
+            app_kwargs={"middleware": [Middleware(webguard.Guard, owners=owners)]},
+        )
     app.launch(
+        **signed_in,
         server_name=host,
         server_port=port,
         max_file_size=MAX_FILE_SIZE,

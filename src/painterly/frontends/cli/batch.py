@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -85,8 +86,15 @@ def collect(args: argparse.Namespace, opts, out_dir: Path) -> tuple[list[batch.J
     return list({job.key: job for job in jobs}.values()), bad
 
 
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str]) -> int:
     args, opts = flags.parse(parser(), argv)
+    # Installed explicitly: a shell starts background jobs with SIGINT ignored; SIGTERM stops alike.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop)
     out_dir = Path(args.output)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import getpass
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from ... import api, images, samples
 from ...options import PRESETS, SERVER, SPECS, Options, with_preset
+from ...resources import parse_bytes
+from .. import users as webusers
 from . import flags, render
 
 REPRODUCE_DEFAULTS = Options(size=256, iterations=100)  # per render: Figs. 3-7 at 256 px in ~3 min on 2 cores
@@ -168,11 +173,10 @@ def _render_tiles(plan: list, out: Path, base: Options, quiet: bool) -> dict | N
     return rendered
 
 
-def web(argv: list[str]) -> int:
-    """Serve the web UI: upload a photo and style images, watch the picture form, download the PNG.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
-    Runs take turns through a queue; it listens on 127.0.0.1 (this machine only) unless --host says otherwise.
-    """
+
+def _web_parser() -> argparse.ArgumentParser:
     p = flags.Parser(prog="painterly web", description=web.__doc__)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for all (default %(default)s)")
     p.add_argument("--port", type=int, default=7860, help="TCP port (default %(default)s)")
@@ -188,33 +192,94 @@ def web(argv: list[str]) -> int:
     p.add_argument(
         "--max-pixels", type=int, default=None, metavar="N", help="largest input image in pixels (default 25 million)"
     )
+    g = p.add_argument_group("a server for several people")
+    g.add_argument("--auth-file", metavar="FILE", help="sign-in: users and salted password hashes (see --add-user)")
+    g.add_argument("--add-user", metavar="NAME", help="add NAME to --auth-file (asks for the password) and exit")
+    g.add_argument("--no-auth", action="store_true", help="allow a --host other than loopback without sign-in")
+    g.add_argument("--max-queue-per-user", type=int, default=2, metavar="N",
+                   help="runs one signed-in user may have queued or running (default %(default)s)")  # fmt: skip
+    g.add_argument("--max-disk", default="2G", metavar="SIZE",
+                   help="uploads and results kept at most; the oldest go first (default %(default)s)")  # fmt: skip
+    g.add_argument("--keep-hours", type=float, default=24, metavar="H",
+                   help="delete uploads and results older than this (default %(default)s)")  # fmt: skip
     flags.add_options(p, [s.name for s in SPECS if s.web == SERVER])  # the settings the server's owner makes
-    args = p.parse_args(argv)
-    for name in ("concurrency", "max_queue"):
-        if getattr(args, name) < 1:
-            raise flags.UsageError(f"--{name.replace('_', '-')} must be at least 1")
-    if not 64 <= args.max_size <= 16384:
-        raise flags.UsageError("--max-size must be from 64 to 16384 px")
-    if not 1 <= args.port <= 65535:
-        raise flags.UsageError(f"--port must be from 1 to 65535, got {args.port}")
+    return p
+
+
+def web(argv: list[str]) -> int:
+    """Serve the web UI: upload a photo and style images, watch the picture form, download the PNG.
+
+    Runs take turns through a queue; it listens on 127.0.0.1 (this machine only) unless --host says otherwise.
+    """
+    args = _web_parser().parse_args(argv)
+    if args.add_user:
+        return _add_user(args.auth_file, args.add_user)
+    _check_web_args(args)
     server = flags.options_from(args)
+    users = webusers.read(args.auth_file) if args.auth_file else None
     try:
         from .. import web as webui
     except ImportError as exc:
         if exc.name is None or not exc.name.startswith("gradio"):
             raise
         raise flags.UsageError("the web UI needs Gradio: pip install 'painterly[web]'") from None
+    # Each server keeps its users' files in a folder of its own, under --max-disk.
+    os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="painterly-web-files-"))
+    per_user = args.max_queue_per_user if users else None  # without sign-in there are no users to tell apart
+    studio = webui.webguard.Studio(per_user, parse_bytes(args.max_disk), args.keep_hours * 3600)
     try:
         page = webui.build_app(
             concurrency=args.concurrency,
             max_queue=args.max_queue,
             max_side=args.max_size,
             server=server,
+            studio=studio,
             **({"max_pixels": args.max_pixels} if args.max_pixels else {}),
         )
-        app = webui.serve(page, args.host, args.port, block=False)
+        auth = webusers.checker(users) if users else None
+        app = webui.serve(page, args.host, args.port, block=False, auth=auth, studio=studio)
     except OSError as exc:  # Gradio's "Cannot find empty port", or an address this machine does not have
         raise flags.UsageError(f"cannot listen on {args.host}:{args.port}: {str(exc).split('. ')[0]}") from None
-    print(f"painterly: serving the web UI on http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
+    if args.no_auth and args.host not in LOOPBACK:
+        print(f"painterly: warning: no sign-in: anyone who reaches {args.host}:{args.port} can use this machine "
+              "and fetch what others made", file=sys.stderr)  # fmt: skip
+    signed = f", {len(users)} users" if users else ""
+    print(f"painterly: serving the web UI on http://{args.host}:{args.port}/{signed} (Ctrl-C to stop)", file=sys.stderr)
     webui.wait(app)
+    return 0
+
+
+def _check_web_args(args: argparse.Namespace) -> None:
+    for name in ("concurrency", "max_queue", "max_queue_per_user"):
+        if getattr(args, name) < 1:
+            raise flags.UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if not 64 <= args.max_size <= 16384:
+        raise flags.UsageError("--max-size must be from 64 to 16384 px")
+    if not 1 <= args.port <= 65535:
+        raise flags.UsageError(f"--port must be from 1 to 65535, got {args.port}")
+    try:
+        parse_bytes(args.max_disk)
+    except ValueError:
+        raise flags.UsageError(f"--max-disk: expected a size like 500M or 2G, got {args.max_disk!r}") from None
+    if args.host not in LOOPBACK and not args.auth_file and not args.no_auth:
+        raise flags.UsageError(
+            f"--host {args.host} lets anyone on the network use this machine: give --auth-file FILE (users from "
+            "'painterly web --add-user NAME --auth-file FILE'), or --no-auth to allow it anyway"
+        )
+    if args.auth_file and args.no_auth:
+        raise flags.UsageError("give --auth-file or --no-auth, not both")
+
+
+def _add_user(auth_file: str | None, name: str) -> int:
+    """Ask for NAME's password (twice on a terminal; one line from a pipe) and store its hash."""
+    if not auth_file:
+        raise flags.UsageError("--add-user needs --auth-file FILE (created if missing)")
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {name}: ")
+        if getpass.getpass("again: ") != password:
+            raise flags.UsageError("the two passwords differ; nothing changed")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    new = webusers.add(auth_file, name, password)
+    print(f"painterly: {'added' if new else 'changed the password of'} {name} in {auth_file}", file=sys.stderr)
     return 0
