@@ -286,8 +286,7 @@ def build_app(
             concurrency_id="stylize",
             show_progress="minimal",
         )
-        # The status is set after the run was stopped, so a progress update already on its way
-        # cannot overwrite "Cancelled".
+        # "Cancelled" is set after the run stopped: a progress update on its way cannot overwrite it.
         cancel.click(None, None, None, cancels=[running], queue=False, api_visibility="private").then(
             _cancelled, status, status, queue=False, api_visibility="private"
         )
