@@ -1,0 +1,153 @@
+"""Soak test of a shared web server (issue "studio server", must-show 2): signed-in users, many runs.
+
+Starts `painterly web --auth-file` on a free loopback port with USERS users, each a thread with its
+own gradio_client session that submits RUNS runs one after another (64 px, few iterations). Prints
+per-user queue waits and run times (no user starved), whether all results are valid PNGs, errors
+in the server log, and the server's resident memory: its peak once the first 10 runs are done
+against its peak at the end (a leak grows the second). Only 127.0.0.1 is contacted.
+
+    .venv/bin/python bench/web_soak.py --users 6 --runs 10 --iterations 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from webserver import check_png, free_port, start_server, stop_server, wait_ready  # noqa: E402
+
+
+class Memory(threading.Thread):
+    """Samples the server's resident memory (VmRSS) every 0.5 s; `mark()` notes the peak so far."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.marked, self.running = pid, 0.0, None, True
+
+    def run(self) -> None:
+        while self.running:
+            try:
+                with open(f"/proc/{self.pid}/status") as f:
+                    rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+                self.peak = max(self.peak, rss)
+            except (OSError, StopIteration):
+                pass
+            time.sleep(0.5)
+
+    def mark(self) -> None:
+        self.marked = self.marked or self.peak
+
+
+def user(url: str, name: str, password: str, content: str, style: str, runs: int, folder: Path, log: list, done):
+    """One signed-in user's runs, one after another: (wait s, run s, error) each."""
+    from gradio_client import Client, handle_file
+    from gradio_client.utils import Status
+
+    client = Client(url, auth=(name, password), verbose=False, download_files=str(folder))
+    for _ in range(runs):
+        submitted, started = time.monotonic(), None
+        try:
+            job = client.submit(
+                content=handle_file(content), styles=[handle_file(style)], api_name="/stylize", **log[0]
+            )
+            while not job.done():
+                if started is None and job.status().code == Status.PROCESSING:
+                    started = time.monotonic()
+                time.sleep(0.05)
+            png = job.result()[2]
+            started = started or submitted
+            log.append(
+                (name, started - submitted, time.monotonic() - started, check_png(png, 64, log[0]["iterations"]))
+            )
+        except Exception as exc:  # reported in the table
+            log.append((name, 0.0, 0.0, f"{type(exc).__name__}: {exc}"))
+        done()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--users", type=int, default=6)
+    p.add_argument("--runs", type=int, default=10, help="per user")
+    p.add_argument("--iterations", type=int, default=40)
+    args = p.parse_args()
+    from painterly import images, samples
+    from painterly.frontends import users
+
+    tmp = Path(tempfile.mkdtemp(prefix="painterly-soak-"))
+    names = [f"user{i}" for i in range(args.users)]
+    for name in names:
+        users.add(tmp / "users.txt", name, f"{name}-password")
+    photos = ["chelsea", "coffee", "astronaut", "rocket", "camera", "chelsea"]
+    contents = []
+    for i, name in enumerate(names):
+        image = images.resize_long_side(samples.photo(photos[i % len(photos)]), 256 - 16 * i)
+        contents.append(str(images.save(image, tmp / f"{name}.png")))
+    style = str(images.save(images.resize_long_side(samples.photo("immunohistochemistry"), 256), tmp / "style.png"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    log_path = tmp / "server.log"
+    proc = start_server(
+        port, "--auth-file", str(tmp / "users.txt"), log=log_path, env={"GRADIO_TEMP_DIR": str(tmp / "files")}
+    )
+    try:
+        wait_ready(url, proc)
+        memory = Memory(proc.pid)
+        memory.start()
+        log: list = [{"size": 64, "iterations": args.iterations}]
+        finished = [0]
+        lock = threading.Lock()
+
+        def done():
+            with lock:
+                finished[0] += 1
+                if finished[0] == 10:
+                    memory.mark()
+
+        started = time.monotonic()
+        threads = [
+            threading.Thread(target=user, args=(url, n, f"{n}-password", c, style, args.runs, tmp / n, log, done))
+            for n, c in zip(names, contents)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seconds = time.monotonic() - started
+        memory.running = False
+    finally:
+        stop_server(proc)
+    return report(log[1:], seconds, memory, log_path.read_text(), args)
+
+
+def report(runs: list, seconds: float, memory: Memory, server_log: str, args) -> int:
+    print(f"{args.users} users x {args.runs} runs, 64 px, {args.iterations} iterations: {seconds:.0f} s in all")
+    print(f"{'user':<8} {'runs':>4} {'valid':>5} {'wait s (median / max)':>22} {'run s (median)':>15}")
+    for name in sorted({r[0] for r in runs}):
+        mine = [r for r in runs if r[0] == name]
+        waits = [r[1] for r in mine]
+        valid = sum(r[3] == "" for r in mine)
+        run_s = statistics.median(r[2] for r in mine)
+        print(
+            f"{name:<8} {len(mine):>4} {valid:>5} {statistics.median(waits):>12.1f} / {max(waits):>6.1f} {run_s:>15.1f}"
+        )
+    bad = [r for r in runs if r[3]]
+    errors = [line for line in server_log.splitlines() if "Traceback" in line or "Error" in line or "error" in line]
+    growth = (memory.peak / memory.marked - 1) * 100 if memory.marked else float("nan")
+    print(f"valid results: {len(runs) - len(bad)}/{len(runs)}; server log error lines: {len(errors)}")
+    print(f"server RSS: peak after the first 10 runs {memory.marked or 0:.0f} MiB, at the end {memory.peak:.0f} MiB "
+          f"(+{growth:.1f}%)")  # fmt: skip
+    for r in bad[:5]:
+        print("  failed:", r)
+    for line in errors[:5]:
+        print("  log:", line)
+    return 0 if not bad and not errors and growth < 10 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
