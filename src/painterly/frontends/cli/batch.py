@@ -28,12 +28,17 @@ manifest (CSV header or JSON keys): content, style (a;b blends), preset, any opt
 """
 
 
+ABOUT = (
+    "Render every content image in every style (or the rows of a manifest). Output names come from the inputs' "
+    "contents and the settings, so a re-run skips finished images; a failed job is retried, then reported, and "
+    "the batch goes on."
+)
+
+
 def parser() -> argparse.ArgumentParser:
     p = flags.Parser(
         prog="painterly batch",
-        description="Render every content image in every style (or the rows of a manifest). Output names "
-        "come from the inputs' contents and the settings, so a re-run skips finished images; a failed job is "
-        "retried, then reported, and the batch goes on.",
+        description=ABOUT,
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
