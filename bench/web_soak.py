@@ -29,13 +29,14 @@ class Memory(threading.Thread):
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.pid, self.peak, self.marked, self.running = pid, 0.0, None, True
+        self.now, self.timeline = 0.0, []  # RSS after every 10th finished run
 
     def run(self) -> None:
         while self.running:
             try:
                 with open(f"/proc/{self.pid}/status") as f:
-                    rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
-                self.peak = max(self.peak, rss)
+                    self.now = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+                self.peak = max(self.peak, self.now)
             except (OSError, StopIteration):
                 pass
             time.sleep(0.5)
@@ -108,6 +109,8 @@ def main() -> int:
                 finished[0] += 1
                 if finished[0] == 10:
                     memory.mark()
+                if finished[0] % 10 == 0:
+                    memory.timeline.append(memory.now)
 
         started = time.monotonic()
         threads = [
@@ -142,6 +145,7 @@ def report(runs: list, seconds: float, memory: Memory, server_log: str, args) ->
     print(f"valid results: {len(runs) - len(bad)}/{len(runs)}; server log error lines: {len(errors)}")
     print(f"server RSS: peak after the first 10 runs {memory.marked or 0:.0f} MiB, at the end {memory.peak:.0f} MiB "
           f"(+{growth:.1f}%)")  # fmt: skip
+    print("server RSS after every 10 runs (MiB):", " ".join(f"{m:.0f}" for m in memory.timeline))
     for r in bad[:5]:
         print("  failed:", r)
     for line in errors[:5]:

@@ -193,6 +193,7 @@ def _run_handler(server: Options, max_pixels: int, studio: webguard.Studio):
                 raise _error(_private(str(exc), [content, *styles])) from None
             finally:
                 studio.trim()
+                webguard.release_memory()
 
     return _with_request(run, ("content", "styles", *CONTROLS))
 

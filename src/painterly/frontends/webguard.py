@@ -9,6 +9,7 @@ and the previews and results of their runs (registered by the run handler). Anyt
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -169,3 +170,12 @@ def trim(folder: Path, max_bytes: float, max_age: float, owners: Owners | None =
     if owners is not None:
         owners.forget(gone)
     return total
+
+
+def release_memory() -> None:
+    """Hand the heap that finished runs freed back to the system. glibc keeps it per thread arena,
+    and Gradio runs each event on a pool thread, so without this a long-lived server's RSS creeps."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
