@@ -22,6 +22,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.utils import Status  # noqa: E402
 
 import webserver  # noqa: E402
+from test_web import new_browser, open_page, status_text, wait_for  # noqa: E402, F401 - the browser fixture
 
 PEOPLE = {"alice": "alice-secret-1", "bob": "bob-secret-22"}
 MAX_DISK = 1_500_000  # bytes: the server's budget here, so a few runs with big uploads exceed it
@@ -95,6 +96,32 @@ def test_a_signed_in_run_completes_and_only_its_user_can_fetch_the_result(studio
     assert own.status_code == 200 and Image.open(io.BytesIO(own.content)).size == (64, 48)
     assert _signed_in(url, "bob").get(result["url"]).status_code in (403, 404)
     assert httpx.get(result["url"]).status_code in (401, 403, 404)
+
+
+def test_signed_in_on_the_page_a_run_shows_its_preview_and_its_result_downloads(studio, pictures, new_browser):  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    url, _ = studio
+    driver = new_browser()
+    driver.get(url)
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "input[type=password]"), 60, "the sign-in form")
+    driver.find_element(By.CSS_SELECTOR, "input[type=text]").send_keys("alice")
+    driver.find_element(By.CSS_SELECTOR, "input[type=password]").send_keys(PEOPLE["alice"])
+    driver.find_element(By.XPATH, "//button[normalize-space()='Login']").click()
+    open_page(driver, url, pictures[0], [pictures[1]], size=64, iterations=10)  # uploads shown: hers to fetch
+    driver.find_element(By.ID, "run").click()
+    wait_for(lambda: status_text(driver).startswith("Done"), 240, "the run to finish")
+    shown = "const i = document.querySelector('#preview img'); return i && i.complete ? i.naturalWidth : 0"
+    assert wait_for(lambda: driver.execute_script(shown), 30, "the preview to load") == 64
+    href = wait_for(
+        lambda: [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "#result a[href]")],
+        30,
+        "the link",
+    )[0]
+    cookies = {c["name"]: c["value"] for c in driver.get_cookies()}
+    own = httpx.get(href, cookies=cookies)
+    assert own.status_code == 200 and Image.open(io.BytesIO(own.content)).format == "PNG"
+    assert httpx.get(href).status_code in (401, 403, 404)
 
 
 def test_an_upload_can_be_fetched_by_its_uploader_only(studio, pictures):
