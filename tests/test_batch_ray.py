@@ -108,3 +108,19 @@ def test_without_an_address_a_local_cluster_runs_on_loopback_and_is_stopped(phot
         if p.pid not in before and "ray" in " ".join(p.info["cmdline"] or [])
     ]
     assert left == []
+
+
+def test_an_address_where_no_cluster_answers_is_a_one_line_error(photos, tmp_path, capsys):
+    folder, styles = photos
+    argv = ["batch", str(folder / "p0.png"), "--style", str(styles[0]), "-o", str(tmp_path / "out"), "-q"]
+    assert main([*argv, "--backend", "ray", "--address", f"127.0.0.1:{_closed_port()}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot reach the Ray cluster" in err[0]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

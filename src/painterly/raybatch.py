@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections import Counter, deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,8 @@ def connect(address: str | None, cpus: int | None = None):
         import ray
     except ImportError:
         raise ResourceError("--backend ray needs Ray: pip install 'painterly[ray]'") from None
+    if address:
+        _reachable(address)
     quiet = dict(logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
     try:
         if address:
@@ -52,6 +55,18 @@ def connect(address: str | None, cpus: int | None = None):
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ResourceError(f"cannot start or join the Ray cluster {address or ''}: {exc}".strip()) from None
     return ray
+
+
+def _reachable(address: str, seconds: float = 5.0) -> None:
+    """Raise ResourceError at once when nothing answers at HOST:PORT (ray.init would retry for minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=seconds).close()
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ResourceError(
+            f"cannot reach the Ray cluster at {address} ({reason}); is 'ray start --head' running there?"
+        ) from None
 
 
 def render_task(job: Job, seed_offset: int, threads: int, paths: list[str], *blobs: bytes) -> Rendered:
