@@ -203,7 +203,8 @@ def _queue_limit(studio: webguard.Studio, page: gr.Blocks):
         """Refuse a run at joining the queue when its user has `max_per_user` waiting or running."""
         user = getattr(values[-1], "username", None)
         if studio.max_per_user and webguard.runs_of(page, user) >= studio.max_per_user:
-            raise _error(f"You have {studio.max_per_user} runs queued or running; wait for one to finish.")
+            n = studio.max_per_user
+            raise _error(f"You have {n} run{'s' if n > 1 else ''} queued or running, the most per user; wait for one.")
         return [gr.validate(True, "") for _ in values[:-1]]
 
     return _with_request(check, ("content", "styles", *CONTROLS))
