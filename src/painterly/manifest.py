@@ -20,6 +20,7 @@ from .errors import OptionsError, PainterlyError
 from .options import INITS, SPEC_BY_NAME, Options, coerce_changes, with_preset
 
 PATH_COLUMNS = ("content", "style", "preset")
+BY_FLAG = {spec.key: spec.name for spec in SPEC_BY_NAME.values() if spec.flag}  # style_weights -> style_blend_weights
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,7 @@ def _name(column: str) -> str:
     """A column's option name: `tv-weight`, `--tv-weight` and `tv_weight` are all tv_weight; the
     flag names (style_weights, style_mask) map to their fields."""
     key = column.strip().lstrip("-").replace("-", "_")
-    by_flag = {spec.key: spec.name for spec in SPEC_BY_NAME.values() if spec.flag}
-    return by_flag.get(key, key)
+    return BY_FLAG.get(key, key)
 
 
 def _given(value: object) -> bool:

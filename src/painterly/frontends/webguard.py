@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import json
-import os
 import shutil
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -67,7 +65,9 @@ class Studio:
 
 def cache_folder() -> Path:
     """Gradio's file cache (GRADIO_TEMP_DIR; `painterly web` gives each server its own)."""
-    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+    from gradio import utils
+
+    return Path(utils.get_upload_folder())
 
 
 def cached_path(path: str | Path) -> Path:

@@ -176,7 +176,7 @@ class Report:
     def write(self, jobs: list[batch.Job], bad: list[dict]) -> None:
         entries = [self.final[j.key].as_dict(self.out_dir) for j in jobs if j.key in self.final]
         entries += [{**b, "status": "failed"} for b in bad]
-        entries += [{**batch.Outcome(j, "not run").as_dict(self.out_dir)} for j in jobs if j.key not in self.final]
+        entries += [batch.Outcome(j, "not run").as_dict(self.out_dir) for j in jobs if j.key not in self.final]
         counts = {s: sum(e["status"] == s for e in entries) for s in ("done", "skipped", "failed", "not run")}
         seconds = time.monotonic() - self.started
         body = {"version": __version__, "backend": self.args.backend, "seconds": round(seconds, 2),

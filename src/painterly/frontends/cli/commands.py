@@ -224,7 +224,8 @@ def web(argv: list[str]) -> int:
             raise
         raise flags.UsageError("the web UI needs Gradio: pip install 'painterly[web]'") from None
     # Each server keeps its users' files in a folder of its own, under --max-disk.
-    os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="painterly-web-files-"))
+    if "GRADIO_TEMP_DIR" not in os.environ:
+        os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="painterly-web-files-")
     per_user = args.max_queue_per_user if users else None  # without sign-in there are no users to tell apart
     studio = webui.webguard.Studio(per_user, parse_bytes(args.max_disk), args.keep_hours * 3600)
     try:
