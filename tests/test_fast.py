@@ -7,7 +7,7 @@ import torch
 
 import painterly
 from conftest import artwork_like, photo_like
-from painterly import losses, network
+from painterly import losses, network, vgg
 from painterly.objective import build
 from painterly.options import with_preset
 from painterly.plan import schedule
@@ -54,18 +54,95 @@ def test_style_loss_gradient_is_the_papers_eq6():
     assert torch.allclose(loss, reference, rtol=1e-5)
 
 
-def test_precision_follows_the_hardware(monkeypatch):
+@pytest.fixture
+def pretend_cpu(monkeypatch, tmp_path):
+    """Make this machine look like another CPU kind: its /proc/cpuinfo flags, the ISA torch's kernels
+    run at and what the bf16 calibration would measure there (its cache in a fresh folder). Returns the
+    setter and the list of calibrations run (True = a bf16 timing)."""
+    calibrations: list[bool] = []
+
+    def pretend(flags, isa="AVX512", fp32_s=1.0, bf16_s=0.5, onednn_limit=None):
+        monkeypatch.setattr(network, "cpu_flags", lambda: set(flags))
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: isa)
+        if onednn_limit:
+            monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", onednn_limit)
+        else:
+            monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+        monkeypatch.setattr(
+            network, "_conv_seconds", lambda bf16: calibrations.append(bf16) or (bf16_s if bf16 else fp32_s)
+        )
+        network.cpu_bf16_pays.cache_clear()
+
+    monkeypatch.setattr(vgg, "cache_dir", lambda: tmp_path)
+    yield pretend, calibrations
+    network.cpu_bf16_pays.cache_clear()
+
+
+# Flag sets of the CPU kinds seen, with the bf16/fp32 time ratio a calibration measured there.
+AVX2_EPYC = {"avx", "avx2", "fma"}
+SKYLAKE_AVX512 = AVX2_EPYC | {"avx512f", "avx512bw"}
+ZEN4 = SKYLAKE_AVX512 | {"avx512_bf16"}
+SAPPHIRE_RAPIDS = ZEN4 | {"amx_bf16", "amx_tile"}
+
+
+@pytest.mark.numerics
+@pytest.mark.parametrize(
+    ("flags", "isa", "bf16_s", "expected"),
+    [
+        (AVX2_EPYC, "AVX2", 12.0, False),  # no native bf16: never calibrated, fp32
+        (SKYLAKE_AVX512, "AVX512", 12.0, False),  # AVX-512 without bf16 emulates it too
+        (ZEN4, "AVX512", 1 / 1.8, True),  # 1.8x measured on a Zen 4
+        (SAPPHIRE_RAPIDS, "AVX512", 1 / 4.4, True),  # 4.4x with AMX
+        (ZEN4, "AVX512", 1 / 1.1, False),  # native, but the calibration finds too little gain
+        (SAPPHIRE_RAPIDS, "AVX2", 1 / 4.4, False),  # ATEN_CPU_CAPABILITY=avx2: AVX2 kernels
+    ],
+)
+def test_auto_precision_on_every_cpu_kind(pretend_cpu, flags, isa, bf16_s, expected):
+    pretend, calibrations = pretend_cpu
+    pretend(flags, isa, bf16_s=bf16_s)
     opts = painterly.Options()
-    monkeypatch.setattr(network, "cpu_flags", lambda: {"avx2", "fma"})
-    network.cpu_bf16_pays.cache_clear()
-    assert not network.use_bf16(opts, torch.device("cpu"))  # AVX2 only: bf16 would be emulated
-    assert network.use_bf16(opts.replace(precision="bf16"), torch.device("cpu"))  # asked for: obeyed
+    assert network.use_bf16(opts, torch.device("cpu")) is expected
+    assert calibrations == ([] if isa == "AVX2" or "avx512_bf16" not in flags else [False, True])
+    assert network.use_bf16(opts.replace(precision="fp32"), torch.device("cpu")) is False  # asked for: obeyed
+    assert network.use_bf16(opts.replace(precision="bf16"), torch.device("cpu")) is True
+
+
+@pytest.mark.numerics
+def test_the_calibration_is_kept_per_kernel_isa(pretend_cpu):
+    pretend, calibrations = pretend_cpu
+    pretend(SAPPHIRE_RAPIDS, bf16_s=0.25)
+    assert network.cpu_bf16_pays()
+    pretend(SAPPHIRE_RAPIDS, bf16_s=0.25)  # a new process on the same machine: read from the cache
+    assert network.cpu_bf16_pays() and calibrations == [False, True]
+    # the same machine held to AVX2 kernels (ONEDNN_MAX_CPU_ISA=AVX2) must not reuse the AMX answer
+    pretend(SAPPHIRE_RAPIDS, onednn_limit="AVX2")
+    assert not network.cpu_bf16_pays() and calibrations == [False, True]
+    pretend(SAPPHIRE_RAPIDS, onednn_limit="AVX512_CORE_AMX", bf16_s=2.0)  # another setting: measured anew
+    assert not network.cpu_bf16_pays() and calibrations == [False, True, False, True]
+
+
+@pytest.mark.numerics
+def test_cuda_runs_bf16_where_the_gpu_supports_it(monkeypatch):
+    opts = painterly.Options()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     assert network.pick_device("auto").type == "cuda"
-    assert network.use_bf16(opts, torch.device("cuda"))
+    for supported in (True, False):  # e.g. an H100, a V100
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda s=supported: s)
+        assert network.use_bf16(opts, torch.device("cuda")) is supported
     assert not network.use_bf16(opts.replace(precision="fp32"), torch.device("cuda"))
-    network.cpu_bf16_pays.cache_clear()
+
+
+@pytest.mark.numerics
+@pytest.mark.parametrize(("flags", "dtype"), [(SAPPHIRE_RAPIDS, torch.bfloat16), (AVX2_EPYC, torch.float32)])
+def test_a_render_runs_its_network_in_the_chosen_precision(pretend_cpu, flags, dtype):
+    pretend, _ = pretend_cpu
+    pretend(flags, "AVX512" if dtype == torch.bfloat16 else "AVX2", bf16_s=0.25)
+    objective = build(
+        photo_like(32, 24), [artwork_like(32, 32)], painterly.Options(size=32), (32, 24), torch.device("cpu")
+    )
+    feats = objective.features(torch.rand(1, 3, 24, 32), ["conv1_1", "conv4_2"])
+    assert {f.dtype for f in feats.values()} == {dtype}
+    assert objective(torch.rand(1, 3, 24, 32)).total.dtype == torch.float32  # losses stay float32
 
 
 def test_fixed_step_lbfgs_converges_from_noise_with_one_evaluation_per_iteration():

@@ -54,13 +54,22 @@ def test_style_masks_tiled_equal_the_whole_image():
     assert float((grad - whole.grad).norm() / whole.grad.norm()) < 1e-4
 
 
+@pytest.mark.numerics
 def test_a_tiled_run_follows_the_untiled_one():
-    # From the content, not from noise: from noise the first line search divides loss differences of
-    # 1e-5 relative, so float32 rounding (1e-7) alone sends two exact evaluations different ways.
-    options = dict(size=128, iterations=5, precision="fp32", multiscale=False, init="content")
-    whole = [s.loss for s in painterly.stylize_iter(photo_like(128, 96), artwork_like(), **options)]
-    tiled = [s.loss for s in painterly.stylize_iter(photo_like(128, 96), artwork_like(), tile=64, **options)]
-    assert tiled == pytest.approx(whole, rel=1e-3)
+    """The optimiser loop on tiles (moving grid, gradient assembled per tile) gives the whole image's
+    picture. Tiled and whole evaluations agree to ~1e-7 (above), so a run is compared by what a user
+    sees, with Adam: its trajectory carries such a difference along unamplified. L-BFGS with a unit
+    step does not: a 1e-6 relative perturbation of the whole image's own gradient moved its picture by
+    22/255 (mean) in 20 iterations, as much as tiling did, on AVX-512 and AVX2 kernels alike.
+    Measured here (96x48, 48 px tiles, fp32, 12 iterations; AMD Zen 5 with its AVX-512 kernels and with
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2): loss equal to 1e-5, mean pixel difference
+    0.00/255, the same as a 1e-6 gradient perturbation; a tiling without halos differs by 35 % in loss
+    and 18/255 in pixels."""
+    options = dict(size=96, iterations=12, precision="fp32", multiscale=False, init="content", optimizer="adam")
+    whole = list(painterly.stylize_iter(photo_like(96, 48), artwork_like(), **options))[-1]
+    tiled = list(painterly.stylize_iter(photo_like(96, 48), artwork_like(), tile=48, **options))[-1]
+    assert tiled.loss == pytest.approx(whole.loss, rel=1e-3)
+    assert float((tiled.image - whole.image).abs().mean()) * 255 < 0.5
 
 
 def test_tiles_cut_the_memory_estimate():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import time
 from collections.abc import Sequence
 
@@ -56,13 +57,35 @@ def cpu_flags() -> set[str]:
     return set()
 
 
+def kernel_isa() -> str:
+    """The instruction sets torch's CPU kernels may use in this process: ATen's capability and the
+    oneDNN limit, which ATEN_CPU_CAPABILITY and ONEDNN_MAX_CPU_ISA can hold below the CPU's own
+    (e.g. 'AVX2 onednn<=AVX2' on an AVX-512 machine run as an AVX2 one)."""
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    return torch.backends.cpu.get_cpu_capability() + (f" onednn<={limit}" if limit and limit != "ALL" else "")
+
+
+def native_bf16_cpu() -> bool:
+    """Whether this CPU does bf16 arithmetic natively (avx512_bf16 or AMX) and torch's kernels are
+    allowed to use it: an ISA held at AVX2 or plain AVX-512 emulates bf16, >10x slower than fp32."""
+    if not set(BF16_FLAGS) & cpu_flags():
+        return False
+    isa = kernel_isa()
+    if not isa.startswith("AVX512"):
+        return False
+    limit = isa.partition("onednn<=")[2]
+    return not limit or any(word in limit for word in ("BF16", "AMX", "AVX10"))
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_bf16_pays() -> bool:
     """True where the CPU has native bf16 and a convolution's forward+backward runs at least 1.25x
-    faster in bf16 than in float32 (measured once, cached on disk per CPU and torch version)."""
-    if not set(BF16_FLAGS) & cpu_flags():
+    faster in bf16 than in float32 (measured once, cached on disk per CPU, kernel ISA, torch version
+    and thread count)."""
+    if not native_bf16_cpu():
         return False
-    key = hashlib.sha256(f"{cpu_model()} {torch.__version__} {torch.get_num_threads()}".encode()).hexdigest()[:16]
+    setting = f"{cpu_model()} {kernel_isa()} {torch.__version__} {torch.get_num_threads()}"
+    key = hashlib.sha256(setting.encode()).hexdigest()[:16]
     path = vgg.cache_dir() / f"bf16-{key}.json"
     try:
         return bool(json.loads(path.read_text())["pays"])

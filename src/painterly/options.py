@@ -164,7 +164,9 @@ class Options:
     )  # fmt: skip
     auto_size: bool = option(False, "bool", "shrink --size to fit the memory limit instead of refusing", COMPUTE)
     precision: str = option(
-        "auto", "str", "network precision; auto = bf16 on CUDA, fp32 on CPU; losses stay fp32", COMPUTE,
+        "auto", "str",
+        "network precision; auto = bf16 on CUDA and on CPUs with native bf16 (avx512_bf16, AMX) where a short "
+        "calibration finds it faster, else fp32; losses stay fp32", COMPUTE,
         choices=PRECISIONS, web=Control("Precision", advanced=True),
     )  # fmt: skip
     tile: int = option(
