@@ -133,7 +133,7 @@ def test_a_diverged_job_is_tried_again_with_the_next_seed(folder, monkeypatch):
 def test_ctrl_c_keeps_finished_images_and_the_same_command_continues(folder):
     out = folder / "out"
     argv = [sys.executable, "-m", "painterly", "batch", str(folder / "photos"), "--style", str(folder / "art0.png")]
-    argv += ["--style", str(folder / "art1.png"), "-o", str(out), "--size", "64", "--iterations", "40", "-q"]
+    argv += ["--style", str(folder / "art1.png"), "-o", str(out), "--size", "48", "--iterations", "20", "-q"]
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (out.exists() and _outputs(out)) and time.monotonic() < deadline:

@@ -22,7 +22,7 @@ from painterly.objective import build
 
 @pytest.mark.parametrize(
     ("width", "height", "tile", "offset"),
-    [(256, 192, 128, (0, 0)), (250, 187, 96, (5, 37)), (512, 384, 128, (0, 0))],
+    [(256, 192, 128, (0, 0)), (250, 187, 96, (5, 37)), (384, 288, 96, (0, 0))],  # the last: crops cut on all sides
 )
 def test_tiled_objective_and_gradient_equal_the_whole_image(width, height, tile, offset):
     options = painterly.Options(size=width, precision="fp32", tv_weight=20.0)
@@ -95,26 +95,28 @@ def _edge_strength(a: np.ndarray) -> np.ndarray:
 
 
 def test_a_tiled_render_has_no_seams(tmp_path, content_path, style_path):
-    """Must-show 3 at test size: the image gradient across the tile grid's borders is within 10% of
-    its mean elsewhere (bench/seams.py measures the 1024 px render)."""
+    """Must-show 3 at test size: the image gradient across the tile grid's borders is within 5% of
+    its mean elsewhere (bench/seams.py measures the 1024 px render). From the smooth photo, where a
+    seam would stand out: 1.008 measured (Zen 5); the grid frozen in place (an earlier bug) 1.017."""
     from painterly.frontends.cli import main
 
     out = tmp_path / "tiled.png"
     args = [str(content_path), str(style_path), "-o", str(out), "--size", "256", "--tile", "64", "-q"]
-    assert main([*args, "--iterations", "40"]) == 0
+    assert main([*args, "--iterations", "10", "--init", "content"]) == 0
     image = np.asarray(Image.open(out))
     cols = _edge_strength(image)
     rows = _edge_strength(image.transpose(1, 0, 2))
     borders = np.r_[cols[63::64][:-1], rows[63::64][:-1]]  # between px 63|64, 127|128, ...
     elsewhere = np.r_[np.delete(cols, np.s_[63::64]), np.delete(rows, np.s_[63::64])]
-    assert abs(borders.mean() / elsewhere.mean() - 1) < 0.10
+    assert abs(borders.mean() / elsewhere.mean() - 1) < 0.05
 
 
-def test_ctrl_c_in_a_tiled_scale_and_resume_match_an_uninterrupted_run(tmp_path, content_path, style_path):
+def test_ctrl_c_in_a_tiled_scale_and_resume_match_an_uninterrupted_run(tmp_path, style_path):
     from painterly.frontends.cli import main
 
-    out = tmp_path / "out.png"
-    args = [str(content_path), str(style_path), "--size", "192", "--tile", "96", "--iterations", "24"]
+    out, content = tmp_path / "out.png", tmp_path / "wide.png"
+    photo_like(96, 48).save(content)  # two 48 px tiles
+    args = [str(content), str(style_path), "--size", "96", "--tile", "48", "--iterations", "12"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "painterly", *args, "-o", str(out)],
         stderr=subprocess.PIPE,
@@ -124,13 +126,13 @@ def test_ctrl_c_in_a_tiled_scale_and_resume_match_an_uninterrupted_run(tmp_path,
     deadline, seen = time.monotonic() + 240, ""
     while time.monotonic() < deadline and proc.poll() is None:
         seen += proc.stderr.read(1)
-        if any(int(n) >= 16 for n in re.findall(r"it (\d+)/", seen)):  # 192 px in 96 px tiles
+        if any(int(n) >= 6 for n in re.findall(r"it (\d+)/", seen)):  # 96 px in 48 px tiles
             break
     proc.send_signal(signal.SIGINT)
     rest = proc.communicate(timeout=120)[1]
     assert proc.returncode == 130, rest
     stopped_at = int(painterly.images.read_metadata(out)["iteration"])
-    assert 16 <= stopped_at < 24
+    assert 6 <= stopped_at < 12
     assert main([*args, "-o", str(out), "--resume", str(tmp_path / "out.png.ckpt"), "-q"]) == 0
     assert main([*args, "-o", str(tmp_path / "full.png"), "-q"]) == 0
     resumed = np.asarray(Image.open(out), np.float32)
