@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_PIN := torch==2.13.0
 
-.PHONY: install demo test lint bench bench-web format web
+.PHONY: install demo test test-avx2 lint bench bench-web format web
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,11 @@ demo: $(VENV)/.base
 
 test: install
 	$(PY) -m pytest -q
+
+# The tests whose floats depend on the CPU's kernels, again on the AVX2 kernels that most users' CPUs
+# run (fp32): any x86-64 machine can be held to them.
+test-avx2: install
+	ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 $(PY) -m pytest -q -m numerics
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench docs

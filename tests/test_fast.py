@@ -24,6 +24,7 @@ def test_paper_preset_is_the_papers_method():
     assert (paper.pooling, paper.network) == ("avg", "plain")
 
 
+@pytest.mark.numerics
 def test_balancing_makes_the_style_layers_count_alike():
     opts = painterly.Options(size=64)
     objective = build(photo_like(), [artwork_like()], opts, (64, 48), torch.device("cpu"))
@@ -41,6 +42,7 @@ def test_balancing_makes_the_style_layers_count_alike():
     assert max(after) / min(after) < (max(before) / min(before)) ** 0.5  # much closer to equal
 
 
+@pytest.mark.numerics
 def test_style_loss_gradient_is_the_papers_eq6():
     torch.manual_seed(0)
     features = torch.rand(1, 16, 6, 5).contiguous(memory_format=torch.channels_last).requires_grad_(True)
@@ -145,6 +147,7 @@ def test_a_render_runs_its_network_in_the_chosen_precision(pretend_cpu, flags, d
     assert objective(torch.rand(1, 3, 24, 32)).total.dtype == torch.float32  # losses stay float32
 
 
+@pytest.mark.numerics
 def test_fixed_step_lbfgs_converges_from_noise_with_one_evaluation_per_iteration():
     steps = list(painterly.stylize_iter(photo_like(), artwork_like(), size=64, iterations=40))
     assert steps[-1].loss * 10 < steps[0].loss

@@ -1,8 +1,11 @@
 """The losses against values computed by hand from the paper's equations."""
 
+import pytest
 import torch
 
 from painterly import losses
+
+pytestmark = pytest.mark.numerics  # .ci/run runs these again on the AVX2 kernels
 
 
 def fmap(values, h, w):

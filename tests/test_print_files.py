@@ -32,7 +32,7 @@ def test_16_bit_png_and_tiff_hold_more_than_256_levels_with_settings_srgb_and_dp
     artwork_like().save(art)
     for name in ("out.png", "out.tif"):
         out = tmp_path / name
-        argv = [str(photo), str(art), "-o", str(out), "--size", "96", "--iterations", "30", "--bit-depth", "16"]
+        argv = [str(photo), str(art), "-o", str(out), "--size", "64", "--iterations", "8", "--bit-depth", "16"]
         assert main([*argv, "-q"]) == 0
         assert _levels(out) > 256
         with Image.open(out) as im:

@@ -23,6 +23,7 @@ def run(content, style, **options):
     return steps
 
 
+@pytest.mark.numerics
 def test_objective_falls_tenfold_and_output_is_new(content_path, style_path):
     start = run(content_path, style_path, iterations=0)[-1].loss
     steps = run(content_path, style_path)
@@ -35,6 +36,7 @@ def test_objective_falls_tenfold_and_output_is_new(content_path, style_path):
     assert np.abs(out - style).mean() > 10
 
 
+@pytest.mark.numerics
 def test_same_seed_same_image_other_seed_other_image(content_path, style_path):
     a = painterly.stylize(content_path, style_path, size=48, iterations=10, seed=1)
     b = painterly.stylize(content_path, style_path, size=48, iterations=10, seed=1)
@@ -64,6 +66,7 @@ def test_image_stays_in_pixel_range(content_path, style_path):
     assert steps[-1].image.min() >= 0 and steps[-1].image.max() <= 1
 
 
+@pytest.mark.numerics
 def test_more_style_weight_means_less_style_loss(content_path, style_path):
     content_heavy = run(content_path, style_path, content_weight=1.0, style_weight=1.0)[-1]
     style_heavy = run(content_path, style_path, content_weight=1.0, style_weight=1e4)[-1]
@@ -80,6 +83,7 @@ def test_bad_options_are_refused():
         painterly.Options(size=3).validate()
 
 
+@pytest.mark.numerics
 def test_score_prefers_the_stylised_image(content_path, style_path, tmp_path):
     out = tmp_path / "out.png"
     painterly.stylize(content_path, style_path, size=64, iterations=40).save(out)
@@ -98,12 +102,14 @@ def quadratic(target):
     return objective
 
 
+@pytest.mark.numerics
 def test_lbfgs_solves_a_quadratic():
     target = torch.rand(1, 3, 8, 8)
     steps = list(optimize.iterate(quadratic(target), torch.full((1, 3, 8, 8), 0.5), 10))
     assert steps[-1].loss < 1e-8
 
 
+@pytest.mark.numerics
 def test_divergence_is_rolled_back_not_returned():
     target = torch.rand(1, 3, 8, 8)
     calls = {"n": 0}
@@ -153,11 +159,13 @@ def test_time_budget_stops_the_run(content_path, style_path):
     assert 0 < steps[-1].iteration < 100000
 
 
+@pytest.mark.numerics
 def test_stop_tolerance_ends_a_stalled_scale(content_path, style_path):
     steps = run(content_path, style_path, size=48, iterations=200, stop_tolerance=0.9)
     assert len(steps) == 11  # the loss cannot fall by 90% per 10 iterations for long
 
 
+@pytest.mark.numerics
 def test_a_stalled_line_search_resets_lbfgs_and_a_converged_run_stops_early():
     # Half the target lies outside 0..1, where the clamped objective has a floor it cannot go below.
     target = torch.rand(1, 3, 8, 8)

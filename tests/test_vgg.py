@@ -36,6 +36,7 @@ def test_published_weights_golden_values(state):
     assert state["conv3_2"][0].abs().sum().item() == pytest.approx(4682.5, rel=1e-4)
 
 
+@pytest.mark.numerics
 def test_features_of_fixed_image_golden_and_bgr(state):
     net = vgg.VGG19(state, "avg", "conv3_1")
     x = synthetic()
@@ -72,6 +73,7 @@ def test_pooling_choice_changes_deep_features(state):
     assert not torch.allclose(avg, mx)
 
 
+@pytest.mark.numerics
 def test_torchvision_layout_is_converted_to_caffe_input(state, tmp_path):
     # Build a torchvision-style file (RGB 0..1 normalised input) from the Caffe weights by
     # inverting the conversion; loading it must give the same features away from the border.
@@ -121,6 +123,7 @@ def test_download_needs_explicit_flag():
         vgg.load_state("torchvision")
 
 
+@pytest.mark.numerics
 def test_normalised_network_has_unit_mean_activations(state):
     from painterly import network
 

@@ -119,8 +119,8 @@ def test_other_settings_are_refused_on_a_re_run(tmp_path, style, capsys):
 def test_a_killed_run_continues_without_rendering_finished_frames_again(tmp_path, style):
     clip = write_video(moving_shapes(6, 64, 48), tmp_path / "clip.mp4")
     out = tmp_path / "out.mp4"
-    args = ["video", str(clip), str(style), "-o", str(out), "--size", "64", "--iterations", "20"]
-    args += ["--frame-iterations", "10", "-q"]
+    args = ["video", str(clip), str(style), "-o", str(out), "--size", "64", "--iterations", "10"]
+    args += ["--frame-iterations", "5", "-q"]
     proc = subprocess.Popen([sys.executable, "-m", "painterly", *args], stderr=subprocess.DEVNULL)
     frames = tmp_path / "out.mp4.frames"
     deadline = time.monotonic() + 180
