@@ -26,8 +26,9 @@ demo: $(VENV)/.base
 	mkdir -p out
 	$(VENV)/bin/painterly demo -o out/demo.png --overwrite
 
+# Two test processes, each test file in one of them (a file's server or cluster is started once).
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # The tests whose floats depend on the CPU's kernels, again on the AVX2 kernels that most users' CPUs
 # run (fp32): any x86-64 machine can be held to them.

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two test processes on the 2 cores: one torch thread each, and in the processes
+    # they start (OpenMP threads that outnumber the cores spin and slow everything down).
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 
 def photo_like(width: int = 64, height: int = 48) -> Image.Image:

@@ -102,11 +102,11 @@ def test_without_an_address_a_local_cluster_runs_on_loopback_and_is_stopped(phot
     assert run.returncode == 0, run.stderr
     assert len(list(out.glob("*.png"))) == 2
 
-    def left() -> list[psutil.Process]:
+    def left() -> list[psutil.Process]:  # Ray's own processes (ray::workers, raylet, gcs_server, ...)
         return [
             p
             for p in psutil.process_iter(["cmdline"])
-            if p.pid not in before and "ray" in " ".join(p.info["cmdline"] or [])
+            if p.pid not in before and any(a.startswith("ray::") or "/ray/" in a for a in p.info["cmdline"] or [])
         ]
 
     deadline = time.monotonic() + 30  # Ray's processes take a moment to exit after the shutdown
