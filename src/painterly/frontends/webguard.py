@@ -2,23 +2,30 @@
 file route, the per-user queue limit, and a disk budget for the files the server keeps.
 
 Gradio keeps every upload and result in its cache folder, `CACHE/<content hash>/<name>`, and serves
-them at `/gradio_api/file=<path>` to anyone signed in. The guard lets a request through only when
-the signed-in user owns that hash folder: their uploads (taken from the upload route's answer)
-and the previews and results of their runs (registered by the run handler). Anything else is 404.
+files at `/gradio_api/file=<path>` and `/gradio_api/file/<path>` (a path relative to the server's
+working folder) to anyone signed in. The guard decodes and normalises the path first (percent-escapes,
+doubled slashes, `..`) exactly once, lets the request through only when the result lies in a hash
+folder of this server's cache that the signed-in user owns (their uploads, taken from the upload
+route's answer, and the previews and results of their runs, registered by the run handler), and
+hands Gradio that checked path, so what is served is what was checked. Gradio's other routes that
+serve files or streams (`proxy=`, `stream/`, `run-history/`) are not used by the page: 404.
 """
 
 from __future__ import annotations
 
 import ctypes
 import json
+import os
+import posixpath
 import shutil
 import threading
 import time
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
-FILE_ROUTE = "/file="
+FILE_ROUTES = ("/file=", "/file/")  # Gradio's routes that serve a file by its path on disk
+REFUSED_ROUTES = ("/proxy=", "/stream/", "/run-history/")  # other file and stream routes: unused here
 UPLOAD_ROUTE = "/gradio_api/upload"
 
 
@@ -90,14 +97,35 @@ class Guard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        path = unquote(scope.get("path", ""))
-        if FILE_ROUTE in path:
-            if not self.owners.allowed(_user(scope), path.split(FILE_ROUTE, 1)[1]):
+        path = _decoded(scope.get("path", ""))
+        if any(route in path for route in REFUSED_ROUTES):
+            return await _not_found(send)
+        route = next((r for r in FILE_ROUTES if r in path), None)
+        if route is not None:
+            prefix, target = path.split(route, 1)
+            file = self._owned_file(_user(scope), target, route)
+            if file is None:
                 return await _not_found(send)
+            checked = f"{posixpath.normpath(prefix or '/').rstrip('/')}/file={file}"
+            scope = {**scope, "path": checked, "raw_path": quote(checked).encode()}
             return await self.app(scope, receive, send)
-        if path.rstrip("/").endswith(UPLOAD_ROUTE) and scope.get("method") == "POST":
+        if posixpath.normpath(path).endswith(UPLOAD_ROUTE) and scope.get("method") == "POST":
             return await self._upload(scope, receive, send)
         return await self.app(scope, receive, send)
+
+    def _owned_file(self, user: str | None, target: str, route: str) -> str | None:
+        """The absolute, normalised path that `target` (of a file route) names, when it lies in a hash
+        folder of the cache that `user` owns; else None. `file/` paths are relative to the working folder,
+        as Gradio reads them."""
+        if user is None or not target:
+            return None
+        if route == "/file/" or not target.startswith("/"):
+            target = os.path.join(os.getcwd(), target)
+        file = Path(os.path.realpath(target))
+        cache = Path(os.path.realpath(cache_folder()))
+        if file.parent.parent != cache or not self.owners.allowed(user, file):
+            return None
+        return str(file)
 
     async def _upload(self, scope, receive, send):
         """Pass the upload through, then record its files (the answer lists their paths) as the user's."""
@@ -130,6 +158,16 @@ def _user(scope) -> str | None:
     cookie_id = getattr(app, "cookie_id", None)
     token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
     return getattr(app, "tokens", {}).get(token) if token else None
+
+
+def _decoded(path: str) -> str:
+    """A request path with its percent-escapes undone until none is left (`%252e` -> `%2e` -> `.`)."""
+    for _ in range(4):
+        decoded = unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    return path
 
 
 async def _not_found(send) -> None:

@@ -1,0 +1,130 @@
+"""Attacks on a shared `painterly web` server (issue "The shared web server keeps its promises under
+attack"), each against a real server on 127.0.0.1 with two signed-in users, alice and bob. Bob knows
+the path of alice's file (it leaks through a shared link, proxy logs or a shared computer): whatever
+form the request takes, he gets none of her files.
+
+Requests go out through http.client, which sends a path exactly as written (httpx and browsers fold
+`..` and `//` away before sending, so they could not make these attacks)."""
+
+from __future__ import annotations
+
+import http.client
+import os
+from urllib.parse import quote, urlsplit
+
+import pytest
+
+from conftest import artwork_like, photo_like
+from painterly.frontends import users
+
+pytest.importorskip("gradio", reason="the web extra is not installed (pip install 'painterly[web]')")
+import httpx  # noqa: E402 - gradio's own HTTP client
+
+import webserver  # noqa: E402
+
+PEOPLE = {"alice": "alice-secret-1", "bob": "bob-secret-22"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The base URL of a signed-in server with alice and bob."""
+    folder = tmp_path_factory.mktemp("attacked")
+    auth = folder / "users.txt"
+    for name, password in PEOPLE.items():
+        users.add(auth, name, password)
+    port = webserver.free_port()
+    proc = webserver.start_server(
+        port, "--auth-file", str(auth), log=folder / "server.log", env={"GRADIO_TEMP_DIR": str(folder / "gradio")}
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        webserver.wait_ready(url, proc)
+        yield url
+    finally:
+        webserver.stop_server(proc)
+        print((folder / "server.log").read_text()[-3000:])
+
+
+class User:
+    """A signed-in user who can upload and send any request path as written."""
+
+    def __init__(self, url: str, name: str):
+        self.url, self.session = url, httpx.Client()
+        assert self.session.post(url + "login", data={"username": name, "password": PEOPLE[name]}).status_code == 200
+
+    def upload(self, path) -> str:
+        """Upload a file; the path on the server where Gradio keeps it."""
+        with open(path, "rb") as f:
+            [saved] = self.session.post(self.url + "gradio_api/upload", files={"files": (path.name, f)}).json()
+        return saved
+
+    def get(self, raw_path: str) -> tuple[int, bytes]:
+        """GET `raw_path` byte for byte (no folding of `..` or `//`): (status, body)."""
+        address = urlsplit(self.url)
+        conn = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+        cookie = "; ".join(f"{k}={v}" for k, v in self.session.cookies.items())
+        try:
+            conn.request("GET", raw_path, headers={"Cookie": cookie})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def files(server, tmp_path_factory):
+    """(alice, bob, alice's upload path, its bytes, bob's own upload path)."""
+    folder = tmp_path_factory.mktemp("files")
+    photo, art = folder / "alice.png", folder / "bob.png"
+    photo_like(64, 48).save(photo)
+    artwork_like().save(art)
+    alice, bob = User(server, "alice"), User(server, "bob")
+    return alice, bob, alice.upload(photo), photo.read_bytes(), bob.upload(art)
+
+
+def test_alice_fetches_her_own_upload(files):
+    alice, _, hers, data, _ = files
+    assert alice.get("/gradio_api/file=" + quote(hers)) == (200, data)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "/gradio_api/file={path}",  # the route the guard knew
+        "/gradio_api/file/{path}",  # attack 1: the other file route, with a slash (and so '//')
+        "/gradio_api/file/../../../../../../../..{path}",  # attack 1: '..' climbing out of the working folder
+        "/gradio_api/file/{relative}",  # attack 1: relative to the server's working folder
+        "/gradio_api//file={path}",  # doubled slashes before the route
+        "/gradio_api/file={path}/{bobs_folder}/..",  # attack 2: '..' after a folder bob owns
+        "/gradio_api/file={path}/{bobs_folder}/%2e%2e",  # attack 2, percent-encoded
+        "/gradio_api/file={path}/{bobs_folder}/%252e%252e",  # attack 2, encoded twice
+        "/gradio_api/file={escaped}",  # the whole path percent-encoded
+        "/gradio_api/proxy={path}",  # a file route the page never uses
+    ],
+)
+def test_bob_gets_none_of_alices_files_whatever_the_path(files, form):
+    alice, bob, hers, data, his = files
+    bobs_folder = os.path.basename(os.path.dirname(his))
+    raw = form.format(
+        path=hers,
+        relative=os.path.relpath(hers, os.getcwd()),  # the server runs in this test's working folder
+        bobs_folder=bobs_folder,
+        escaped="".join(f"%{b:02x}" for b in hers.encode()),
+    )
+    status, body = bob.get(raw)
+    assert status == 404 and data not in body, raw
+
+
+def test_bob_still_fetches_his_own_upload_by_any_form(files):
+    _, bob, _, _, his = files
+    assert bob.get("/gradio_api/file=" + his)[0] == 200
+    assert bob.get("/gradio_api/file/" + his)[0] == 200  # the same file: served once checked
+    assert bob.get("/gradio_api/file=" + his + "/../" + os.path.basename(his))[0] == 200
+
+
+def test_files_outside_the_cache_are_refused_even_to_a_user(files, tmp_path):
+    _, bob, _, _, _ = files
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not the server's")
+    for raw in ("/gradio_api/file=" + str(outside), "/gradio_api/file=/etc/passwd", "/gradio_api/file/etc/passwd"):
+        assert bob.get(raw)[0] == 404, raw
