@@ -128,3 +128,44 @@ def test_files_outside_the_cache_are_refused_even_to_a_user(files, tmp_path):
     outside.write_text("not the server's")
     for raw in ("/gradio_api/file=" + str(outside), "/gradio_api/file=/etc/passwd", "/gradio_api/file/etc/passwd"):
         assert bob.get(raw)[0] == 404, raw
+
+
+def test_an_unknown_name_costs_one_scrypt_like_a_known_one(monkeypatch):
+    """Attack 7: names cannot be listed by timing sign-ins (counted in scrypt runs, not seconds)."""
+    import hashlib
+
+    check = users.checker({"alice": users.hash_password(PEOPLE["alice"])})
+    real, runs = hashlib.scrypt, []
+    monkeypatch.setattr(hashlib, "scrypt", lambda *a, **k: runs.append(1) or real(*a, **k))
+    assert not check("alice", "wrong password") and len(runs) == 1
+    assert not check("mallory", "wrong password") and len(runs) == 2
+
+
+def test_the_auth_file_is_never_readable_by_others(tmp_path, monkeypatch):
+    """Attack 9: --add-user rewrites the file through a temporary file that is 0600 from the start."""
+    auth = tmp_path / "users.txt"
+    users.add(auth, "alice", PEOPLE["alice"])
+    auth.chmod(0o644)
+    real_replace, modes = os.replace, []
+
+    def replace(src, dst):
+        modes.append(os.stat(src).st_mode & 0o777)  # the moment before it becomes the auth file
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    assert users.others_can_read(auth)  # `painterly web` warns at start with the chmod to run
+    users.add(auth, "bob", PEOPLE["bob"])
+    assert modes == [0o600] and auth.stat().st_mode & 0o777 == 0o600 and not users.others_can_read(auth)
+
+
+def test_a_duplicate_name_or_a_broken_hash_is_refused_at_start_with_its_line(tmp_path):
+    from painterly.errors import OptionsError
+
+    auth = tmp_path / "users.txt"
+    good = users.hash_password(PEOPLE["alice"])
+    auth.write_text(f"alice:{good}\nbob:{good}\nalice:{good}\n")
+    with pytest.raises(OptionsError, match="line 3: alice again"):
+        users.read(auth)
+    auth.write_text(f"alice:{good}\nbob:{good[:-3]}xyz\n")  # not hex: bob could never sign in
+    with pytest.raises(OptionsError, match="line 2"):
+        users.read(auth)

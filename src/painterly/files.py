@@ -15,10 +15,13 @@ from typing import BinaryIO
 from .errors import OutputError
 
 
-def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None], what: str = "output") -> Path:
+def write_atomic(
+    path: str | os.PathLike, write: Callable[[BinaryIO], None], what: str = "output", private: bool = False
+) -> Path:
     """Create or replace `path` with what `write(file)` writes, atomically; returns the path.
 
-    The file gets the usual permissions (0666 minus the umask), not mkstemp's 0600.
+    The file gets the usual permissions (0666 minus the umask), not mkstemp's 0600; with `private`
+    it is its owner's only (0600) from its creation on, never readable by others on the way.
     """
     path = Path(path)
     tmp_name = None
@@ -28,7 +31,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None], wha
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp_name, 0o666 & ~_umask())
+        os.chmod(tmp_name, 0o600 if private else 0o666 & ~_umask())
         os.replace(tmp_name, path)
         tmp_name = None
     except OSError as exc:
@@ -39,9 +42,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None], wha
     return path
 
 
-def write_text_atomic(path: str | os.PathLike, text: str, what: str = "output") -> Path:
+def write_text_atomic(path: str | os.PathLike, text: str, what: str = "output", private: bool = False) -> Path:
     """`write_atomic` for UTF-8 text."""
-    return write_atomic(path, lambda f: f.write(text.encode("utf-8")), what)
+    return write_atomic(path, lambda f: f.write(text.encode("utf-8")), what, private)
 
 
 def _umask() -> int:

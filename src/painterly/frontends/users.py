@@ -55,14 +55,32 @@ def read(path: str | os.PathLike) -> dict[str, str]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         name, _, stored = line.strip().partition(":")
-        if not NAME.match(name) or not stored.startswith("scrypt$") or stored.count("$") != 5:
+        if not NAME.match(name) or not _well_formed(stored):
             raise OptionsError(f"auth file {path}, line {number}: expected NAME:scrypt$... as written by --add-user")
+        if name in users:
+            raise OptionsError(f"auth file {path}, line {number}: {name} again (one line per user)")
         users[name] = stored
     if not users:
         raise OptionsError(
             f"auth file {path}: no users; add one with 'painterly web --add-user NAME --auth-file {path}'"
         )
     return users
+
+
+def _well_formed(stored: str) -> bool:
+    """`scrypt$n$r$p$salt$hash` with numbers and hex where they belong."""
+    parts = stored.split("$")
+    if len(parts) != 6 or parts[0] != "scrypt" or not all(x.isdigit() for x in parts[1:4]):
+        return False
+    try:
+        return len(bytes.fromhex(parts[4])) > 0 and len(bytes.fromhex(parts[5])) == 32
+    except ValueError:
+        return False
+
+
+def others_can_read(path: str | os.PathLike) -> bool:
+    """Whether the auth file's group or others may read or write it (it should be 0600)."""
+    return bool(Path(path).stat().st_mode & 0o077)
 
 
 def add(path: str | os.PathLike, name: str, password: str) -> bool:
@@ -77,18 +95,19 @@ def add(path: str | os.PathLike, name: str, password: str) -> bool:
     new = name not in users
     users[name] = hash_password(password)
     text = "".join(f"{user}:{stored}\n" for user, stored in users.items())
-    write_text_atomic(path, text, "auth file")
-    os.chmod(path, 0o600)
+    write_text_atomic(path, text, "auth file", private=True)
     return new
 
 
 def checker(users: dict[str, str]):
     """The `auth` callable Gradio asks on sign-in: (name, password) -> bool."""
 
+    unknown = hash_password("", b"\0" * 16)  # checked against for unknown names: the same one scrypt
+
     def check(name: str, password: str) -> bool:
         stored = users.get(name)
         if stored is None:
-            verify(password, hash_password("", b"\0" * 16))  # the same time for an unknown name
+            verify(password, unknown)  # the same time as a known name, so names cannot be listed
             return False
         return verify(password, stored)
 

@@ -220,6 +220,9 @@ def web(argv: list[str]) -> int:
     _check_web_args(args)
     server = flags.options_from(args)
     users = webusers.read(args.auth_file) if args.auth_file else None
+    if users and webusers.others_can_read(args.auth_file):
+        print(f"painterly: warning: auth file {args.auth_file} is readable by others: chmod 600 {args.auth_file}",
+              file=sys.stderr)  # fmt: skip
     try:
         from .. import web as webui
     except ImportError as exc:
