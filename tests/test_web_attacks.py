@@ -169,3 +169,29 @@ def test_a_duplicate_name_or_a_broken_hash_is_refused_at_start_with_its_line(tmp
     auth.write_text(f"alice:{good}\nbob:{good[:-3]}xyz\n")  # not hex: bob could never sign in
     with pytest.raises(OptionsError, match="line 2"):
         users.read(auth)
+
+
+def test_a_run_on_another_users_file_is_refused_without_naming_it(tmp_path, monkeypatch):
+    """Attack 3: bob's run request names alice's upload (a path in the server's cache) as its photo."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    import painterly
+    from painterly.frontends import web, webguard
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "cache"))
+    hers, his = tmp_path / "cache" / "a1" / "alice-photo.png", tmp_path / "cache" / "b2" / "art.png"
+    for path, image in ((hers, photo_like()), (his, artwork_like())):
+        path.parent.mkdir(parents=True)
+        image.save(path)
+    studio = webguard.Studio()
+    studio.owners.add("alice", hers)
+    studio.owners.add("bob", his)
+    alice, bob = SimpleNamespace(username="alice"), SimpleNamespace(username="bob")
+    assert studio.may_use(alice, str(hers)) and studio.may_use(bob, str(his))
+    assert not studio.may_use(bob, str(hers)) and not studio.may_use(bob, str(his.parent / ".." / "a1" / hers.name))
+    run = web._run_handler(painterly.Options(), 10**7, studio)
+    with pytest.raises(gr.Error) as refused:
+        next(run(str(hers), [str(his)], bob))
+    assert "not one you uploaded" in str(refused.value) and "alice" not in str(refused.value)

@@ -180,6 +180,8 @@ def _run_handler(server: Options, max_pixels: int, studio: webguard.Studio):
     def run(content, styles, *values):
         """Stream (preview, progress text, download) while the run goes on."""
         *controls, request = values
+        if not all(studio.may_use(request, path) for path in [content, *(styles or [])]):
+            raise _error("An input file is not one you uploaded here: upload it again.")
         decided = _plan(content, styles, make_options(dict(zip(CONTROLS, controls)), server), max_pixels)
         studio.trim()
         # One directory per run: its PNG is what the UI shows and offers; gone when the run ends,

@@ -65,9 +65,26 @@ class Studio:
         if user is not None:
             self.owners.add(user, cached_path(path))
 
+    def may_use(self, request, path: str | None) -> bool:
+        """Whether the user of `request` may run on the file `path`: one they uploaded or made here
+        (without sign-in every visitor is the one user)."""
+        user = getattr(request, "username", None)
+        return user is None or not path or owned_path(self.owners, user, path) is not None
+
     def trim(self) -> None:
         with self._trim_lock:
             trim(cache_folder(), self.max_disk, self.max_age, self.owners)
+
+
+def owned_path(owners: Owners, user: str | None, path: str | os.PathLike) -> str | None:
+    """`path` made absolute and normalised (symlinks, `..`), when it lies in a hash folder of this
+    server's cache that `user` owns; else None."""
+    if user is None:
+        return None
+    file = Path(os.path.realpath(path))
+    if file.parent.parent != Path(os.path.realpath(cache_folder())) or not owners.allowed(user, file):
+        return None
+    return str(file)
 
 
 def cache_folder() -> Path:
@@ -117,15 +134,11 @@ class Guard:
         """The absolute, normalised path that `target` (of a file route) names, when it lies in a hash
         folder of the cache that `user` owns; else None. `file/` paths are relative to the working folder,
         as Gradio reads them."""
-        if user is None or not target:
+        if not target:
             return None
         if route == "/file/" or not target.startswith("/"):
             target = os.path.join(os.getcwd(), target)
-        file = Path(os.path.realpath(target))
-        cache = Path(os.path.realpath(cache_folder()))
-        if file.parent.parent != cache or not self.owners.allowed(user, file):
-            return None
-        return str(file)
+        return owned_path(self.owners, user, target)
 
     async def _upload(self, scope, receive, send):
         """Pass the upload through, then record its files (the answer lists their paths) as the user's."""
