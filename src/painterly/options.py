@@ -276,7 +276,7 @@ def _check_numbers(o: Options) -> None:
         isinstance(o.stop_tolerance, int | float) and 0 <= o.stop_tolerance < 1,
         f"stop-tolerance must be from 0 to 1, got {o.stop_tolerance!r}",
     )
-    _check(isinstance(o.seed, int) and 0 <= o.seed < 2**63, f"seed must be >= 0, got {o.seed!r}")
+    _check(isinstance(o.seed, int) and 0 <= o.seed < 2**63, f"seed must be 0 .. 2**63 - 1, got {o.seed!r}")
     _check(o.bit_depth in (8, 16), f"bit-depth must be 8 or 16, got {o.bit_depth!r}")
     _check(isinstance(o.tile, int) and (o.tile == 0 or o.tile >= 32), f"tile must be 0 or >= 32 px, got {o.tile!r}")
     _check(isinstance(o.lbfgs_history, int) and 1 <= o.lbfgs_history <= 1000, "lbfgs-history must be from 1 to 1000")

@@ -213,10 +213,10 @@ def _queue_limit(studio: webguard.Studio, page: gr.Blocks):
 
 
 def _demo_handler(studio: webguard.Studio):
+    folder = Path(tempfile.mkdtemp(prefix="painterly-web-demo-"))  # this server's own (0700), not a shared name
+
     def demo(request: gr.Request) -> tuple[str, list[str]]:
         """scikit-image's cat photo and micrograph written as PNGs once, for the demo button."""
-        folder = Path(tempfile.gettempdir()) / "painterly-web-demo"
-        folder.mkdir(exist_ok=True)
         content, style = samples.write_demo_inputs(folder, keep=True)
         for path in (content, style):
             studio.own(request, str(path))
