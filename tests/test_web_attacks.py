@@ -195,3 +195,58 @@ def test_a_run_on_another_users_file_is_refused_without_naming_it(tmp_path, monk
     with pytest.raises(gr.Error) as refused:
         next(run(str(hers), [str(his)], bob))
     assert "not one you uploaded" in str(refused.value) and "alice" not in str(refused.value)
+
+
+def test_sixteen_joins_at_once_from_four_clients_admit_exactly_the_limit(server, tmp_path):
+    """Attack 4: with --max-queue-per-user 2 (the default), joins sent at once all passed a count taken
+    before any of them was queued (8-16 of 16 admitted). Now exactly 2 run; the rest get the reason."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client, handle_file
+
+    photo, art = tmp_path / "photo.png", tmp_path / "art.png"
+    photo_like(64, 48).save(photo)
+    artwork_like().save(art)
+
+    def client(_):
+        return Client(server, auth=("bob", PEOPLE["bob"]), verbose=False, download_files=False)
+
+    with ThreadPoolExecutor(4) as pool:
+        clients = list(pool.map(client, range(4)))
+    inputs = dict(content=handle_file(str(photo)), styles=[handle_file(str(art))], size=64, iterations=2)
+    jobs = [c.submit(**inputs, api_name="/stylize") for c in clients for _ in range(4)]
+    done, refused = 0, []
+    for job in jobs:
+        try:
+            done += job.result(timeout=240)[1].startswith("Done")
+        except Exception as exc:  # gradio_client raises the server's refusal
+            refused.append(str(exc))
+    assert done == 2 and len(refused) == 14, refused[:3]
+    assert all("400" in r for r in refused)  # API clients get a bare 400; the page shows the reason
+
+
+def test_joins_checked_before_any_is_queued_admit_exactly_the_limit():
+    """Attack 4 made deterministic: 16 joins are checked while none of them is in Gradio's queue yet
+    (the window a burst hits). The old check counted the queue only and admitted all 16."""
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from painterly.frontends import web, webguard
+
+    studio = webguard.Studio(max_per_user=2)
+    check = web._queue_limit(studio, SimpleNamespace(_queue=None))  # an empty queue
+    bob = SimpleNamespace(username="bob")
+
+    def join(_) -> bool:
+        try:
+            check(*[None] * (2 + len(web.CONTROLS)), bob)
+            return True
+        except gr.Error as refused:
+            assert "2 runs queued or running" in str(refused)
+            return False
+
+    with ThreadPoolExecutor(16) as pool:
+        assert sum(pool.map(join, range(16))) == 2
+    assert check(*[None] * (2 + len(web.CONTROLS)), SimpleNamespace(username="alice"))  # others still join

@@ -180,6 +180,7 @@ def _run_handler(server: Options, max_pixels: int, studio: webguard.Studio):
     def run(content, styles, *values):
         """Stream (preview, progress text, download) while the run goes on."""
         *controls, request = values
+        studio.started(request)
         if not all(studio.may_use(request, path) for path in [content, *(styles or [])]):
             raise _error("An input file is not one you uploaded here: upload it again.")
         decided = _plan(content, styles, make_options(dict(zip(CONTROLS, controls)), server), max_pixels)
@@ -204,7 +205,7 @@ def _queue_limit(studio: webguard.Studio, page: gr.Blocks):
     def check(*values):
         """Refuse a run at joining the queue when its user has `max_per_user` waiting or running."""
         user = getattr(values[-1], "username", None)
-        if studio.max_per_user and webguard.runs_of(page, user) >= studio.max_per_user:
+        if not studio.admit(user, webguard.runs_of(page, user)):
             n = studio.max_per_user
             raise _error(f"You have {n} run{'s' if n > 1 else ''} queued or running, the most per user; wait for one.")
         return [gr.validate(True, "") for _ in values[:-1]]

@@ -27,6 +27,7 @@ from urllib.parse import quote, unquote
 FILE_ROUTES = ("/file=", "/file/")  # Gradio's routes that serve a file by its path on disk
 REFUSED_ROUTES = ("/proxy=", "/stream/", "/run-history/")  # other file and stream routes: unused here
 UPLOAD_ROUTE = "/gradio_api/upload"
+JOIN_SECONDS = 15.0  # how long a place reserved at joining the queue waits for its run to start
 
 
 class Owners:
@@ -58,6 +59,30 @@ class Studio:
         self.owners = Owners()
         self.max_per_user, self.max_disk, self.max_age = max_per_user, max_disk, max_age
         self._trim_lock = threading.Lock()
+        self._joins: dict[str, list[float]] = defaultdict(list)  # admitted runs not started yet, per user
+        self._join_lock = threading.Lock()
+
+    def admit(self, user: str | None, in_queue: int) -> bool:
+        """Reserve a place for one more run of `user`, who has `in_queue` runs waiting or running in
+        Gradio's queue now, if that stays within `max_per_user`. The check and the reservation are
+        one step under a lock, so joins that arrive together cannot all pass a count taken before any
+        of them was queued. A reservation ends when its run starts (`started`), or after JOIN_SECONDS
+        for a run that never starts (cancelled or refused while waiting)."""
+        if not self.max_per_user or user is None:
+            return True
+        with self._join_lock:
+            now = time.monotonic()
+            pending = [t for t in self._joins[user] if now - t < JOIN_SECONDS]
+            admitted = max(in_queue, len(pending)) < self.max_per_user  # a queued run is in both counts
+            self._joins[user] = [*pending, now] if admitted else pending
+            return admitted
+
+    def started(self, request) -> None:
+        """A run of the user of `request` has started: its reservation is now counted by the queue."""
+        user = getattr(request, "username", None)
+        with self._join_lock:
+            if self._joins.get(user):
+                self._joins[user].pop(0)
 
     def own(self, request, path: str) -> None:
         """Let the signed-in user of `request` fetch the cached copy of the output file `path`."""
