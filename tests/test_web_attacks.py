@@ -58,15 +58,19 @@ class User:
             [saved] = self.session.post(self.url + "gradio_api/upload", files={"files": (path.name, f)}).json()
         return saved
 
-    def get(self, raw_path: str) -> tuple[int, bytes]:
-        """GET `raw_path` byte for byte (no folding of `..` or `//`): (status, body)."""
+    def get(self, raw_path: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
+        """Send `raw_path` byte for byte (no folding of `..` or `//`): (status, body; an event stream's
+        body is not waited for)."""
         address = urlsplit(self.url)
         conn = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
-        cookie = "; ".join(f"{k}={v}" for k, v in self.session.cookies.items())
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.session.cookies.items())}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         try:
-            conn.request("GET", raw_path, headers={"Cookie": cookie})
+            conn.request(method, raw_path, body=body, headers=headers)
             response = conn.getresponse()
-            return response.status, response.read()
+            streaming = "event-stream" in (response.getheader("content-type") or "")
+            return response.status, b"" if streaming else response.read()
         finally:
             conn.close()
 
@@ -250,3 +254,27 @@ def test_joins_checked_before_any_is_queued_admit_exactly_the_limit():
     with ThreadPoolExecutor(16) as pool:
         assert sum(pool.map(join, range(16))) == 2
     assert check(*[None] * (2 + len(web.CONTROLS)), SimpleNamespace(username="alice"))  # others still join
+
+
+def test_a_session_belongs_to_the_user_who_opened_it(server, files, tmp_path):
+    """Attack 8: alice's session hash let a stranger cancel her run and bob read her messages."""
+    import json
+
+    from gradio_client import Client, handle_file
+
+    photo, art = tmp_path / "photo.png", tmp_path / "art.png"
+    photo_like(64, 48).save(photo)
+    artwork_like().save(art)
+    alice_client = Client(server, auth=("alice", PEOPLE["alice"]), verbose=False, download_files=False)
+    inputs = dict(content=handle_file(str(photo)), styles=[handle_file(str(art))], size=64, iterations=2)
+    assert alice_client.predict(**inputs, api_name="/stylize")[1].startswith("Done")  # her session is in use
+    hers = alice_client.session_hash
+    cancel = json.dumps({"session_hash": hers, "fn_index": 0, "event_id": "x"}).encode()
+    stranger = httpx.post(server + "gradio_api/cancel", content=cancel, headers={"Content-Type": "application/json"})
+    assert stranger.status_code == 401
+    _, bob, _, _, _ = files
+    assert bob.get("/gradio_api/queue/data?session_hash=" + hers)[0] == 404
+    assert bob.get("/gradio_api/cancel", "POST", cancel)[0] == 404
+    assert bob.get("/gradio_api/heartbeat/" + hers)[0] == 404
+    assert bob.get("/gradio_api/heartbeat/a-session-of-bobs")[0] != 404  # his own: served as before
+    assert alice_client.predict(**inputs, api_name="/stylize")[1].startswith("Done")  # hers still works

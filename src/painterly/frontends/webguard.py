@@ -22,11 +22,12 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 FILE_ROUTES = ("/file=", "/file/")  # Gradio's routes that serve a file by its path on disk
 REFUSED_ROUTES = ("/proxy=", "/stream/", "/run-history/")  # other file and stream routes: unused here
 UPLOAD_ROUTE = "/gradio_api/upload"
+SESSION_ROUTES = ("/queue/join", "/queue/data", "/cancel", "/reset", "/heartbeat/")  # name a session hash
 JOIN_SECONDS = 15.0  # how long a place reserved at joining the queue waits for its run to start
 
 
@@ -135,6 +136,8 @@ class Guard:
 
     def __init__(self, app, owners: Owners):
         self.app, self.owners = app, owners
+        self._sessions: dict[str, str] = {}  # session hash -> the user who first used it
+        self._sessions_lock = threading.Lock()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -151,6 +154,8 @@ class Guard:
             checked = f"{posixpath.normpath(prefix or '/').rstrip('/')}/file={file}"
             scope = {**scope, "path": checked, "raw_path": quote(checked).encode()}
             return await self.app(scope, receive, send)
+        if any(route in path for route in SESSION_ROUTES):
+            return await self._session(scope, receive, send, path)
         if posixpath.normpath(path).endswith(UPLOAD_ROUTE) and scope.get("method") == "POST":
             return await self._upload(scope, receive, send)
         return await self.app(scope, receive, send)
@@ -164,6 +169,40 @@ class Guard:
         if route == "/file/" or not target.startswith("/"):
             target = os.path.join(os.getcwd(), target)
         return owned_path(self.owners, user, target)
+
+    async def _session(self, scope, receive, send, path: str):
+        """Queue, cancel, reset and heartbeat requests: only signed in, and only with a session hash
+        of the user's own (bound to the first user who names it), wherever the request carries it."""
+        user = _user(scope)
+        if user is None:
+            return await _not_found(send, 401, b"Not signed in")
+        body, more = [], True
+        while more:  # read the body to find its session hash, then hand the same body on
+            message = await receive()
+            body.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        data = b"".join(body)
+        hashes = [path.rsplit("/heartbeat/", 1)[1].strip("/")] if "/heartbeat/" in path else []
+        hashes += parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash", [])
+        try:
+            named = json.loads(data).get("session_hash") if data else None
+        except (ValueError, AttributeError):
+            named = None
+        hashes += [named] if isinstance(named, str) else []
+        with self._sessions_lock:
+            theirs = any(self._sessions.setdefault(h, user) != user for h in hashes)
+        if theirs:
+            return await _not_found(send)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": data, "more_body": False}
+
+        return await self.app(scope, replay, send)
 
     async def _upload(self, scope, receive, send):
         """Pass the upload through, then record its files (the answer lists their paths) as the user's."""
@@ -208,9 +247,9 @@ def _decoded(path: str) -> str:
     return path
 
 
-async def _not_found(send) -> None:
-    await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})
-    await send({"type": "http.response.body", "body": b"Not found"})
+async def _not_found(send, status: int = 404, text: bytes = b"Not found") -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": text})
 
 
 def runs_of(blocks, user: str | None) -> int:
