@@ -28,21 +28,8 @@ PEOPLE = {"alice": "alice-secret-1", "bob": "bob-secret-22"}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The base URL of a signed-in server with alice and bob."""
-    folder = tmp_path_factory.mktemp("attacked")
-    auth = folder / "users.txt"
-    for name, password in PEOPLE.items():
-        users.add(auth, name, password)
-    port = webserver.free_port()
-    proc = webserver.start_server(
-        port, "--auth-file", str(auth), log=folder / "server.log", env={"GRADIO_TEMP_DIR": str(folder / "gradio")}
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        webserver.wait_ready(url, proc)
+    with webserver.signed_in_server(tmp_path_factory.mktemp("attacked"), PEOPLE) as (url, _):
         yield url
-    finally:
-        webserver.stop_server(proc)
-        print((folder / "server.log").read_text()[-3000:])
 
 
 class User:

@@ -31,25 +31,9 @@ MAX_DISK = 1_500_000  # bytes: the server's budget here, so a few runs with big 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     """(base URL, Gradio's file folder) of a signed-in server with alice and bob."""
-    folder = tmp_path_factory.mktemp("studio")
-    auth = folder / "users.txt"
-    for name, password in PEOPLE.items():
-        users.add(auth, name, password)
-    port = webserver.free_port()
-    files = folder / "gradio"
-    proc = webserver.start_server(
-        port,
-        *("--auth-file", str(auth), "--max-queue-per-user", "1", "--max-disk", str(MAX_DISK)),
-        log=folder / "server.log",
-        env={"GRADIO_TEMP_DIR": str(files)},
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        webserver.wait_ready(url, proc)  # the sign-in page
-        yield url, files
-    finally:
-        webserver.stop_server(proc)
-        print((folder / "server.log").read_text()[-3000:])
+    limits = ("--max-queue-per-user", "1", "--max-disk", str(MAX_DISK))
+    with webserver.signed_in_server(tmp_path_factory.mktemp("studio"), PEOPLE, *limits) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

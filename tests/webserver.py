@@ -5,6 +5,7 @@ tests/test_web.py, docs/make_web_screenshot.py). Only 127.0.0.1 is contacted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -76,6 +77,28 @@ def stop_server(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@contextlib.contextmanager
+def signed_in_server(folder: Path, people: dict[str, str], *args: str):
+    """A `painterly web --auth-file` server on 127.0.0.1 for `people` ({name: password}) with `args`,
+    its files and log in `folder`: yields (base URL, Gradio's file folder); stopped afterwards."""
+    from painterly.frontends import users
+
+    auth = folder / "users.txt"
+    for name, password in people.items():
+        users.add(auth, name, password)
+    port, files = free_port(), folder / "gradio"
+    proc = start_server(
+        port, "--auth-file", str(auth), *args, log=folder / "server.log", env={"GRADIO_TEMP_DIR": str(files)}
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_ready(url, proc)  # the sign-in page
+        yield url, files
+    finally:
+        stop_server(proc)
+        print((folder / "server.log").read_text()[-3000:])
 
 
 def peak_rss_mib(pid: int) -> float:
