@@ -57,23 +57,26 @@ def cpu_flags() -> set[str]:
     return set()
 
 
+def _onednn_limit() -> str:
+    """ONEDNN_MAX_CPU_ISA (upper case), or '' where oneDNN may use all the CPU has."""
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    return "" if limit == "ALL" else limit
+
+
 def kernel_isa() -> str:
     """The instruction sets torch's CPU kernels may use in this process: ATen's capability and the
     oneDNN limit, which ATEN_CPU_CAPABILITY and ONEDNN_MAX_CPU_ISA can hold below the CPU's own
     (e.g. 'AVX2 onednn<=AVX2' on an AVX-512 machine run as an AVX2 one)."""
-    limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
-    return torch.backends.cpu.get_cpu_capability() + (f" onednn<={limit}" if limit and limit != "ALL" else "")
+    limit = _onednn_limit()
+    return torch.backends.cpu.get_cpu_capability() + (f" onednn<={limit}" if limit else "")
 
 
 def native_bf16_cpu() -> bool:
     """Whether this CPU does bf16 arithmetic natively (avx512_bf16 or AMX) and torch's kernels are
     allowed to use it: an ISA held at AVX2 or plain AVX-512 emulates bf16, >10x slower than fp32."""
-    if not set(BF16_FLAGS) & cpu_flags():
+    if not set(BF16_FLAGS) & cpu_flags() or not torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
         return False
-    isa = kernel_isa()
-    if not isa.startswith("AVX512"):
-        return False
-    limit = isa.partition("onednn<=")[2]
+    limit = _onednn_limit()
     return not limit or any(word in limit for word in ("BF16", "AMX", "AVX10"))
 
 

@@ -144,13 +144,13 @@ class Guard:
             return await self.app(scope, receive, send)
         path = _decoded(scope.get("path", ""))
         if any(route in path for route in REFUSED_ROUTES):
-            return await _not_found(send)
+            return await _refuse(send)
         route = next((r for r in FILE_ROUTES if r in path), None)
         if route is not None:
             prefix, target = path.split(route, 1)
-            file = self._owned_file(_user(scope), target, route)
+            file = owned_path(self.owners, _user(scope), target) if target else None  # relative: to the cwd
             if file is None:
-                return await _not_found(send)
+                return await _refuse(send)
             checked = f"{posixpath.normpath(prefix or '/').rstrip('/')}/file={file}"
             scope = {**scope, "path": checked, "raw_path": quote(checked).encode()}
             return await self.app(scope, receive, send)
@@ -160,22 +160,12 @@ class Guard:
             return await self._upload(scope, receive, send)
         return await self.app(scope, receive, send)
 
-    def _owned_file(self, user: str | None, target: str, route: str) -> str | None:
-        """The absolute, normalised path that `target` (of a file route) names, when it lies in a hash
-        folder of the cache that `user` owns; else None. `file/` paths are relative to the working folder,
-        as Gradio reads them."""
-        if not target:
-            return None
-        if route == "/file/" or not target.startswith("/"):
-            target = os.path.join(os.getcwd(), target)
-        return owned_path(self.owners, user, target)
-
     async def _session(self, scope, receive, send, path: str):
         """Queue, cancel, reset and heartbeat requests: only signed in, and only with a session hash
         of the user's own (bound to the first user who names it), wherever the request carries it."""
         user = _user(scope)
         if user is None:
-            return await _not_found(send, 401, b"Not signed in")
+            return await _refuse(send, 401, b"Not signed in")
         body, more = [], True
         while more:  # read the body to find its session hash, then hand the same body on
             message = await receive()
@@ -192,7 +182,7 @@ class Guard:
         with self._sessions_lock:
             theirs = any(self._sessions.setdefault(h, user) != user for h in hashes)
         if theirs:
-            return await _not_found(send)
+            return await _refuse(send)
         sent = False
 
         async def replay():
@@ -247,7 +237,8 @@ def _decoded(path: str) -> str:
     return path
 
 
-async def _not_found(send, status: int = 404, text: bytes = b"Not found") -> None:
+async def _refuse(send, status: int = 404, text: bytes = b"Not found") -> None:
+    """Answer without passing the request on (404: as if there were nothing there)."""
     await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
     await send({"type": "http.response.body", "body": text})
 
