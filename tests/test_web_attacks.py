@@ -204,7 +204,9 @@ def test_sixteen_joins_at_once_from_four_clients_admit_exactly_the_limit(server,
 
     with ThreadPoolExecutor(4) as pool:
         clients = list(pool.map(client, range(4)))
-    inputs = dict(content=handle_file(str(photo)), styles=[handle_file(str(art))], size=64, iterations=2)
+    # Runs of ~7 s (64 px, 200 iterations): the two admitted are still queued or running when the
+    # last join of the burst arrives (with 2 iterations a run could end first and free its place).
+    inputs = dict(content=handle_file(str(photo)), styles=[handle_file(str(art))], size=64, iterations=200)
     jobs = [c.submit(**inputs, api_name="/stylize") for c in clients for _ in range(4)]
     done, refused = 0, []
     for job in jobs:
