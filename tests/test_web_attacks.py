@@ -8,6 +8,7 @@ Requests go out through http.client, which sends a path exactly as written (http
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import os
 from urllib.parse import quote, urlsplit
@@ -15,7 +16,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from conftest import artwork_like, photo_like
-from painterly.frontends import users
+from painterly.frontends import signin, users
 
 pytest.importorskip("gradio", reason="the web extra is not installed (pip install 'painterly[web]')")
 import httpx  # noqa: E402 - gradio's own HTTP client
@@ -125,11 +126,12 @@ def test_an_unknown_name_costs_one_scrypt_like_a_known_one(monkeypatch):
     """Attack 7: names cannot be listed by timing sign-ins (counted in scrypt runs, not seconds)."""
     import hashlib
 
-    check = users.checker({"alice": users.hash_password(PEOPLE["alice"])})
+    check = signin.checker({"alice": users.hash_password(PEOPLE["alice"])})
     real, runs = hashlib.scrypt, []
     monkeypatch.setattr(hashlib, "scrypt", lambda *a, **k: runs.append(1) or real(*a, **k))
-    assert not check("alice", "wrong password") and len(runs) == 1
-    assert not check("mallory", "wrong password") and len(runs) == 2
+    assert not asyncio.run(check("alice", "wrong password")) and len(runs) == 1
+    assert not asyncio.run(check("mallory", "wrong password")) and len(runs) == 2
+    assert asyncio.run(check("alice", PEOPLE["alice"])) and len(runs) == 3
 
 
 def test_the_auth_file_is_never_readable_by_others(tmp_path, monkeypatch):

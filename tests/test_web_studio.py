@@ -92,6 +92,7 @@ def test_signed_in_on_the_page_a_run_shows_its_preview_and_its_result_downloads(
     driver.find_element(By.CSS_SELECTOR, "input[type=text]").send_keys("alice")
     driver.find_element(By.CSS_SELECTOR, "input[type=password]").send_keys(PEOPLE["alice"])
     driver.find_element(By.XPATH, "//button[normalize-space()='Login']").click()
+    wait_for(lambda: not driver.find_elements(By.CSS_SELECTOR, "input[type=password]"), 60, "the sign-in to pass")
     open_page(driver, url, pictures[0], [pictures[1]], size=64, iterations=10)  # uploads shown: hers to fetch
     driver.find_element(By.ID, "run").click()
     wait_for(lambda: status_text(driver).startswith("Done"), 240, "the run to finish")

@@ -97,18 +97,3 @@ def add(path: str | os.PathLike, name: str, password: str) -> bool:
     text = "".join(f"{user}:{stored}\n" for user, stored in users.items())
     write_text_atomic(path, text, "auth file", private=True)
     return new
-
-
-def checker(users: dict[str, str]):
-    """The `auth` callable Gradio asks on sign-in: (name, password) -> bool."""
-
-    unknown = hash_password("", b"\0" * 16)  # checked against for unknown names: the same one scrypt
-
-    def check(name: str, password: str) -> bool:
-        stored = users.get(name)
-        if stored is None:
-            verify(password, unknown)  # the same time as a known name, so names cannot be listed
-            return False
-        return verify(password, stored)
-
-    return check

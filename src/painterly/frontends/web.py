@@ -184,7 +184,7 @@ def _run_handler(server: Options, max_pixels: int, studio: webguard.Studio):
         if not all(studio.may_use(request, path) for path in [content, *(styles or [])]):
             raise _error("An input file is not one you uploaded here: upload it again.")
         decided = _plan(content, styles, make_options(dict(zip(CONTROLS, controls)), server), max_pixels)
-        studio.trim()
+        studio.trim(request)
         # One directory per run: its PNG is what the UI shows and offers; gone when the run ends,
         # after Gradio has copied the last one into its own cache.
         with tempfile.TemporaryDirectory(prefix="painterly-web-") as tmp:
@@ -195,7 +195,7 @@ def _run_handler(server: Options, max_pixels: int, studio: webguard.Studio):
             except PainterlyError as exc:
                 raise _error(_private(str(exc), [content, *styles])) from None
             finally:
-                studio.trim()
+                studio.trim(request)
                 webguard.release_memory()
 
     return _with_request(run, ("content", "styles", *CONTROLS))
@@ -343,11 +343,10 @@ def serve(
     if auth is not None:
         from starlette.middleware import Middleware
 
-        owners = (studio or webguard.Studio()).owners
         signed_in = dict(
             auth=auth,
             auth_message="Sign in with the name and password the server's owner gave you.",
-            app_kwargs={"middleware": [Middleware(webguard.Guard, owners=owners)]},
+            app_kwargs={"middleware": [Middleware(webguard.Guard, studio=studio or webguard.Studio())]},
         )
     app.launch(
         **signed_in,

@@ -13,20 +13,29 @@ serve files or streams (`proxy=`, `stream/`, `run-history/`) are not used by the
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import json
+import math
 import os
 import posixpath
 import shutil
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote
 
+from starlette.requests import Request
+
+from . import signin
+
 FILE_ROUTES = ("/file=", "/file/")  # Gradio's routes that serve a file by its path on disk
 REFUSED_ROUTES = ("/proxy=", "/stream/", "/run-history/")  # other file and stream routes: unused here
-UPLOAD_ROUTE = "/gradio_api/upload"
+UPLOAD_ROUTE = "/upload"  # Gradio's upload route (under /gradio_api)
+SIGN_IN_ROUTE = "/login"
+MAX_SIGN_IN_BYTES = 64 * 1024
 SESSION_ROUTES = ("/queue/join", "/queue/data", "/cancel", "/reset", "/heartbeat/")  # name a session hash
 JOIN_SECONDS = 15.0  # how long a place reserved at joining the queue waits for its run to start
 
@@ -51,14 +60,35 @@ class Owners:
             for folder in folders:
                 self._by_folder.pop(folder, None)
 
+    def of(self, folder: str) -> set[str]:
+        """The users who own hash folder `folder`."""
+        with self._lock:
+            return set(self._by_folder.get(folder, ()))
+
+    def disown(self, user: str, folder: str) -> bool:
+        """Take `folder` from `user`; True when nobody owns it any more."""
+        with self._lock:
+            owners = self._by_folder.get(folder, set())
+            owners.discard(user)
+            if not owners:
+                self._by_folder.pop(folder, None)
+            return not owners
+
 
 class Studio:
     """What a shared server keeps per user: who owns which file, how many runs each may queue, and
     the disk budget of Gradio's file cache (`webguard`). Without sign-in every visitor is one user."""
 
-    def __init__(self, max_per_user: int | None = None, max_disk: float = 2e9, max_age: float = 24 * 3600):
+    def __init__(
+        self,
+        max_per_user: int | None = None,
+        max_disk: float = 2e9,
+        max_age: float = 24 * 3600,
+        max_disk_per_user: float | None = None,
+    ):
         self.owners = Owners()
         self.max_per_user, self.max_disk, self.max_age = max_per_user, max_disk, max_age
+        self.max_disk_per_user = max_disk if max_disk_per_user is None else max_disk_per_user
         self._trim_lock = threading.Lock()
         self._joins: dict[str, list[float]] = defaultdict(list)  # admitted runs not started yet, per user
         self._join_lock = threading.Lock()
@@ -97,9 +127,37 @@ class Studio:
         user = getattr(request, "username", None)
         return user is None or not path or owned_path(self.owners, user, path) is not None
 
-    def trim(self) -> None:
+    def trim(self, request=None) -> None:
+        """Keep the cache within its limits, taking files from the user of `request` (a run's) when
+        all keep too much."""
         with self._trim_lock:
-            trim(cache_folder(), self.max_disk, self.max_age, self.owners)
+            user = getattr(request, "username", None)
+            trim(cache_folder(), self.max_disk, self.max_age, self.owners, self.max_disk_per_user, user)
+
+    def uploaded(self, user: str, paths: list[str]) -> str | None:
+        """Record `paths`, just uploaded, as `user`'s and make room for them within the user's share
+        and the server's budget from that user's own oldest files. When even that cannot make room,
+        the upload is deleted and the reason returned."""
+        new = frozenset(Path(p).parent.name for p in paths)
+        for path in paths:
+            self.owners.add(user, path)
+        with self._trim_lock:
+            folder = cache_folder()
+            kept = trim(folder, self.max_disk, self.max_age, self.owners, self.max_disk_per_user, user, keep=new)
+            if kept.get(user, 0) <= self.max_disk_per_user and kept[None] <= self.max_disk:
+                return None
+            size = sum(e.size for e in _kept(folder) if e.path.name in new)
+            for name in new:
+                if self.owners.disown(user, name):
+                    shutil.rmtree(folder / name, ignore_errors=True)
+        if size > self.max_disk_per_user:
+            return self.too_big(size)
+        return "Upload refused: this server's disk budget is taken by other users' files now; try again later."
+
+    def too_big(self, size: float) -> str:
+        """The refusal of an upload of `size` bytes, more than one user's share."""
+        share = self.max_disk_per_user / 1e6
+        return f"Upload refused: {size / 1e6:.1f} MB, more than your share of this server's disk ({share:.1f} MB)."
 
 
 def owned_path(owners: Owners, user: str | None, path: str | os.PathLike) -> str | None:
@@ -134,8 +192,9 @@ class Guard:
     `owners` and records who uploaded what. The signed-in user comes from Gradio's own session
     cookie, looked up in the app's token table."""
 
-    def __init__(self, app, owners: Owners):
-        self.app, self.owners = app, owners
+    def __init__(self, app, studio: Studio):
+        self.app, self.studio, self.owners = app, studio, studio.owners
+        self.sign_ins = signin.SignIns()
         self._sessions: dict[str, str] = {}  # session hash -> the user who first used it
         self._sessions_lock = threading.Lock()
 
@@ -156,9 +215,36 @@ class Guard:
             return await self.app(scope, receive, send)
         if any(route in path for route in SESSION_ROUTES):
             return await self._session(scope, receive, send, path)
-        if posixpath.normpath(path).endswith(UPLOAD_ROUTE) and scope.get("method") == "POST":
+        if scope.get("method") == "POST" and "/" + path.strip("/") == SIGN_IN_ROUTE:
+            return await self._sign_in(scope, receive, send)
+        if scope.get("method") == "POST" and posixpath.normpath(path).rstrip("/").endswith(UPLOAD_ROUTE):
             return await self._upload(scope, receive, send)
         return await self.app(scope, receive, send)
+
+    async def _sign_in(self, scope, receive, send):
+        """Sign-ins wait after repeated failures for their name or from their address (`signin`)."""
+        data = await _body(receive, MAX_SIGN_IN_BYTES)
+        if data is None:
+            return await _refuse(send, 413, b"Sign-in request too large")
+        try:
+            name = str((await Request(scope, _replay(data, receive)).form()).get("username", "")).strip()
+        except Exception:  # not a form: Gradio refuses it (422), counted against the address
+            name = ""
+        address = (scope.get("client") or ("?",))[0]
+        wait = self.sign_ins.begin(name, address)
+        if wait:
+            return await _refuse(send, 429, f"Too many failed sign-ins: try again in {math.ceil(wait)} s".encode())
+        status = []
+
+        async def watch(message):
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, _replay(data, receive), watch)
+        finally:
+            self.sign_ins.end(name, address, status == [200])
 
     async def _session(self, scope, receive, send, path: str):
         """Queue, cancel, reset and heartbeat requests: only signed in, and only with a session hash
@@ -166,12 +252,7 @@ class Guard:
         user = _user(scope)
         if user is None:
             return await _refuse(send, 401, b"Not signed in")
-        body, more = [], True
-        while more:  # read the body to find its session hash, then hand the same body on
-            message = await receive()
-            body.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        data = b"".join(body)
+        data = await _body(receive)
         hashes = [path.rsplit("/heartbeat/", 1)[1].strip("/")] if "/heartbeat/" in path else []
         hashes += parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash", [])
         try:
@@ -183,35 +264,32 @@ class Guard:
             theirs = any(self._sessions.setdefault(h, user) != user for h in hashes)
         if theirs:
             return await _refuse(send)
-        sent = False
-
-        async def replay():
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": data, "more_body": False}
-
-        return await self.app(scope, replay, send)
+        return await self.app(scope, _replay(data, receive), send)
 
     async def _upload(self, scope, receive, send):
-        """Pass the upload through, then record its files (the answer lists their paths) as the user's."""
-        user, body, status = _user(scope), [], [0]
+        """Pass the upload through, then record its files (the answer lists their paths) as the user's
+        and make room for them within the user's share of the disk, or refuse it (413)."""
+        user = _user(scope)
+        length = int(dict(scope.get("headers", ())).get(b"content-length", b"0") or 0)
+        if user is not None and length > self.studio.max_disk_per_user:
+            return await _refuse(send, 413, self.studio.too_big(length).encode())
+        answer = []
 
-        async def capture(message):
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            elif message["type"] == "http.response.body":
-                body.append(message.get("body", b""))
-                if not message.get("more_body") and status[0] == 200 and user is not None:
-                    try:
-                        for saved in json.loads(b"".join(body)):
-                            self.owners.add(user, saved)
-                    except (ValueError, TypeError):
-                        pass
+        async def hold(message):
+            answer.append(message)
+
+        await self.app(scope, receive, hold)
+        status = answer[0]["status"] if answer and answer[0]["type"] == "http.response.start" else 0
+        if status == 200 and user is not None:
+            try:
+                saved = [str(p) for p in json.loads(b"".join(m.get("body", b"") for m in answer[1:]))]
+            except (ValueError, TypeError):
+                saved = []
+            refusal = await asyncio.to_thread(self.studio.uploaded, user, saved)
+            if refusal:
+                return await _refuse(send, 413, refusal.encode())
+        for message in answer:
             await send(message)
-
-        await self.app(scope, receive, capture)
 
 
 def _user(scope) -> str | None:
@@ -225,6 +303,33 @@ def _user(scope) -> str | None:
     cookie_id = getattr(app, "cookie_id", None)
     token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
     return getattr(app, "tokens", {}).get(token) if token else None
+
+
+async def _body(receive, limit: int | None = None) -> bytes | None:
+    """A request's whole body (None when longer than `limit` bytes)."""
+    parts, size, more = [], 0, True
+    while more:
+        message = await receive()
+        parts.append(message.get("body", b""))
+        size += len(parts[-1])
+        if limit is not None and size > limit:
+            return None
+        more = message.get("more_body", False)
+    return b"".join(parts)
+
+
+def _replay(data: bytes, receive):
+    """A `receive` that gives `data` (the body already read) once, then what the client sends next."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": data, "more_body": False}
+
+    return replay
 
 
 def _decoded(path: str) -> str:
@@ -253,9 +358,17 @@ def runs_of(blocks, user: str | None) -> int:
     return sum(e.username == user for e in (*waiting, *running))
 
 
-def trim(folder: Path, max_bytes: float, max_age: float, owners: Owners | None = None) -> int:
-    """Delete the hash folders under `folder` older than `max_age` seconds, then the oldest until
-    the rest take at most `max_bytes`. Returns the bytes left."""
+@dataclass
+class _Kept:
+    """One hash folder of the cache: when its newest file was written, its bytes."""
+
+    path: Path
+    newest: float
+    size: int
+
+
+def _kept(folder: Path) -> list[_Kept]:
+    """The hash folders (or stray files) under `folder`, oldest first."""
     entries = []
     for sub in folder.iterdir() if folder.is_dir() else ():
         try:
@@ -264,18 +377,63 @@ def trim(folder: Path, max_bytes: float, max_age: float, owners: Owners | None =
             newest = max((f.stat().st_mtime for f in files), default=sub.stat().st_mtime)
         except OSError:
             continue
-        entries.append((newest, size, sub))
-    entries.sort()
-    total, now, gone = sum(e[1] for e in entries), time.time(), set()
-    for newest, size, sub in entries:
-        if now - newest <= max_age and total <= max_bytes:
+        entries.append(_Kept(sub, newest, size))
+    return sorted(entries, key=lambda e: e.newest)
+
+
+def trim(
+    folder: Path,
+    max_bytes: float,
+    max_age: float,
+    owners: Owners | None = None,
+    per_user: float | None = None,
+    user: str | None = None,
+    keep: frozenset[str] = frozenset(),
+) -> dict[str | None, int]:
+    """Delete the hash folders under `folder` older than `max_age` seconds; then take each user's
+    oldest folders from them while they keep more than `per_user` bytes; then, while all keep more
+    than `max_bytes`, the oldest folder nobody owns, else the oldest folder of `user` (None: of
+    whoever keeps the most), so one user's files never make room for another's. A folder is deleted
+    when its last owner loses it; folders named in `keep` stay. Returns the bytes kept: per user,
+    and in all under None."""
+    owners = owners or Owners()
+    now, alive, mine = time.time(), {}, defaultdict(list)
+    for entry in _kept(folder):
+        if now - entry.newest > max_age and entry.path.name not in keep:
+            _delete(entry, owners)
+            continue
+        alive[entry.path.name] = entry
+        for owner in owners.of(entry.path.name):
+            mine[owner].append(entry)
+
+    def kept(who: str) -> int:
+        return sum(e.size for e in mine[who])
+
+    def take(who: str) -> bool:
+        """Take `who`'s oldest folder from them (deleted when nobody else owns it)."""
+        entry = next((e for e in mine[who] if e.path.name not in keep), None)
+        if entry is None:
+            return False
+        mine[who].remove(entry)
+        if owners.disown(who, entry.path.name):
+            _delete(alive.pop(entry.path.name), owners)
+        return True
+
+    for who in list(mine) if per_user is not None else ():
+        while kept(who) > per_user and take(who):
+            pass
+    while sum(e.size for e in alive.values()) > max_bytes:
+        unowned = next((e for e in alive.values() if not owners.of(e.path.name) and e.path.name not in keep), None)
+        if unowned is not None:
+            _delete(alive.pop(unowned.path.name), owners)
+        elif not take(user if user is not None else max(mine, key=kept, default=None)):
             break
-        shutil.rmtree(sub, ignore_errors=True) if sub.is_dir() else sub.unlink(missing_ok=True)
-        total -= size
-        gone.add(sub.name)
-    if owners is not None:
-        owners.forget(gone)
-    return total
+    return {None: sum(e.size for e in alive.values()), **{who: kept(who) for who in mine}}
+
+
+def _delete(entry: _Kept, owners: Owners) -> None:
+    shutil.rmtree(entry.path, ignore_errors=True) if entry.path.is_dir() else entry.path.unlink(missing_ok=True)
+    owners.forget({entry.path.name})
 
 
 def release_memory() -> None:

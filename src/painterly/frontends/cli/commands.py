@@ -15,6 +15,7 @@ from pathlib import Path
 from ... import api, images, samples
 from ...options import PRESETS, SERVER, SPECS, Options, with_preset
 from ...resources import parse_bytes
+from .. import signin
 from .. import users as webusers
 from . import flags, render
 
@@ -203,6 +204,9 @@ def _web_parser() -> argparse.ArgumentParser:
                    help="runs one signed-in user may have queued or running (default %(default)s)")  # fmt: skip
     g.add_argument("--max-disk", default="2G", metavar="SIZE",
                    help="uploads and results kept at most; the oldest go first (default %(default)s)")  # fmt: skip
+    g.add_argument("--max-disk-per-user", metavar="SIZE",
+                   help="one user's uploads and results kept at most; their own oldest go first, an upload "
+                        "beyond it is refused (default: --max-disk shared by the users in --auth-file)")  # fmt: skip
     g.add_argument("--keep-hours", type=float, default=24, metavar="H",
                    help="delete uploads and results older than this (default %(default)s)")  # fmt: skip
     flags.add_options(p, [s.name for s in SPECS if s.web == SERVER])  # the settings the server's owner makes
@@ -233,7 +237,9 @@ def web(argv: list[str]) -> int:
     if "GRADIO_TEMP_DIR" not in os.environ:
         os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="painterly-web-files-")
     per_user = args.max_queue_per_user if users else None  # without sign-in there are no users to tell apart
-    studio = webui.webguard.Studio(per_user, parse_bytes(args.max_disk), args.keep_hours * 3600)
+    max_disk = parse_bytes(args.max_disk)
+    share = parse_bytes(args.max_disk_per_user) if args.max_disk_per_user else max_disk / len(users or [None])
+    studio = webui.webguard.Studio(per_user, max_disk, args.keep_hours * 3600, share)
     try:
         page = webui.build_app(
             concurrency=args.concurrency,
@@ -243,7 +249,7 @@ def web(argv: list[str]) -> int:
             studio=studio,
             **({"max_pixels": args.max_pixels} if args.max_pixels else {}),
         )
-        auth = webusers.checker(users) if users else None
+        auth = signin.checker(users) if users else None
         app = webui.serve(page, args.host, args.port, block=False, auth=auth, studio=studio)
     except OSError as exc:  # Gradio's "Cannot find empty port", or an address this machine does not have
         raise flags.UsageError(f"cannot listen on {args.host}:{args.port}: {str(exc).split('. ')[0]}") from None
@@ -264,10 +270,12 @@ def _check_web_args(args: argparse.Namespace) -> None:
         raise flags.UsageError("--max-size must be from 64 to 16384 px")
     if not 1 <= args.port <= 65535:
         raise flags.UsageError(f"--port must be from 1 to 65535, got {args.port}")
-    try:
-        parse_bytes(args.max_disk)
-    except ValueError:
-        raise flags.UsageError(f"--max-disk: expected a size like 500M or 2G, got {args.max_disk!r}") from None
+    for name in ("max_disk", "max_disk_per_user"):
+        try:
+            getattr(args, name) is None or parse_bytes(getattr(args, name))
+        except ValueError:
+            flag = "--" + name.replace("_", "-")
+            raise flags.UsageError(f"{flag}: expected a size like 500M or 2G, got {getattr(args, name)!r}") from None
     if args.host not in LOOPBACK and not args.auth_file and not args.no_auth:
         raise flags.UsageError(
             f"--host {args.host} lets anyone on the network use this machine: give --auth-file FILE (users from "
