@@ -13,7 +13,9 @@ import http.client
 import os
 from urllib.parse import quote, urlsplit
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import artwork_like, photo_like
 from painterly.frontends import signin, users
@@ -26,11 +28,20 @@ import webserver  # noqa: E402
 PEOPLE = {"alice": "alice-secret-1", "bob": "bob-secret-22"}
 
 
+MAX_DISK = 1_000_000  # bytes kept by the server: a share of 500 kB each
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The base URL of a signed-in server with alice and bob."""
-    with webserver.signed_in_server(tmp_path_factory.mktemp("attacked"), PEOPLE) as (url, _):
-        yield url
+def served(tmp_path_factory):
+    """(base URL, Gradio's file folder) of a signed-in server with alice and bob."""
+    with webserver.signed_in_server(tmp_path_factory.mktemp("attacked"), PEOPLE, "--max-disk", str(MAX_DISK)) as ends:
+        yield ends
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    """The base URL of the server."""
+    return served[0]
 
 
 class User:
@@ -42,9 +53,14 @@ class User:
 
     def upload(self, path) -> str:
         """Upload a file; the path on the server where Gradio keeps it."""
-        with open(path, "rb") as f:
-            [saved] = self.session.post(self.url + "gradio_api/upload", files={"files": (path.name, f)}).json()
+        answer = self.send_file(path)
+        assert answer.status_code == 200, answer.text
+        [saved] = answer.json()
         return saved
+
+    def send_file(self, path) -> httpx.Response:
+        with open(path, "rb") as f:
+            return self.session.post(self.url + "gradio_api/upload", files={"files": (path.name, f)})
 
     def get(self, raw_path: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
         """Send `raw_path` byte for byte (no folding of `..` or `//`): (status, body; an event stream's
@@ -269,3 +285,126 @@ def test_a_session_belongs_to_the_user_who_opened_it(server, files, tmp_path):
     assert bob.get("/gradio_api/heartbeat/" + hers)[0] == 404
     assert bob.get("/gradio_api/heartbeat/a-session-of-bobs")[0] != 404  # his own: served as before
     assert alice_client.predict(**inputs, api_name="/stylize")[1].startswith("Done")  # hers still works
+
+
+def _sign_in(url: str, name: str, password: str, address: str) -> httpx.Response:
+    """A sign-in from `address` (uvicorn takes X-Forwarded-For from a proxy on this machine)."""
+    form = {"username": name, "password": password}
+    return httpx.post(url + "login", data=form, headers={"X-Forwarded-For": address})
+
+
+def test_failed_sign_ins_make_the_next_wait_per_name_and_per_address(server):
+    """Attack 6: guesses are slowed down. Five failures for a name make its next sign-in wait (1 s,
+    doubling), even with the right password, from any address; other names sign in as before."""
+    import time
+
+    for _ in range(5):
+        assert _sign_in(server, "alice", "a guess", "10.6.0.1").status_code == 400
+    for address in ("10.6.0.1", "10.6.0.2"):
+        waited = _sign_in(server, "alice", PEOPLE["alice"], address)
+        assert waited.status_code == 429 and "try again in" in waited.text
+    assert _sign_in(server, "bob", PEOPLE["bob"], "10.6.0.1").status_code == 200
+    time.sleep(1.2)
+    assert _sign_in(server, "alice", PEOPLE["alice"], "10.6.0.3").status_code == 200  # and her count is cleared
+    # One address trying many names: after 20 failures, it waits, whatever the name.
+    for k in range(20):
+        assert _sign_in(server, f"someone{k}", "a guess", "10.6.0.4").status_code == 400
+    assert _sign_in(server, "bob", PEOPLE["bob"], "10.6.0.4").status_code == 429
+    assert _sign_in(server, "bob", PEOPLE["bob"], "10.6.0.5").status_code == 200
+
+
+def test_the_back_off_doubles_counts_tries_sent_at_once_and_forgets():
+    now = [0.0]
+    sign_ins = signin.SignIns(clock=lambda: now[0])
+    for _ in range(5):  # five at once: each counted before any is checked
+        assert sign_ins.begin("alice", "10.0.0.1") == 0
+    assert sign_ins.begin("alice", "10.0.0.2") == 1.0
+    for _ in range(5):
+        sign_ins.end("alice", "10.0.0.1", False)
+    waits = []
+    for _ in range(4):  # each failure after the wait doubles the next wait
+        now[0] += sign_ins.names.wait("alice")
+        assert sign_ins.begin("alice", "10.0.0.1") == 0
+        waits.append(sign_ins.names.wait("alice"))
+    assert waits == [2.0, 4.0, 8.0, 16.0]
+    now[0] += signin.FORGET_AFTER + 1
+    assert sign_ins.begin("alice", "10.0.0.1") == 0
+    sign_ins.end("alice", "10.0.0.1", True)
+    assert sign_ins.names.wait("alice") == 0 and sign_ins.addresses.wait("10.0.0.1") == 0
+
+
+def test_a_flood_of_wrong_sign_ins_does_not_stall_other_users(server, files):
+    """Attack 6: scrypt ran on the event loop, so 4 connections guessing (~10 a second) took another
+    user's small fetch from 10 ms to 2.2 s. Each guess here comes from a new address with a new name,
+    so the back-off never applies (many machines): the checks queue on one worker thread."""
+    import statistics
+    import threading
+    import time
+
+    _, bob, _, _, his = files
+    stop, guesses = threading.Event(), []
+
+    def guess(k: int) -> None:
+        with httpx.Client() as client:
+            while not stop.is_set():
+                n = len(guesses)
+                guesses.append(1)
+                address = f"10.{k}.{n // 250 % 250}.{n % 250}"
+                client.post(server + "login", data={"username": f"x{n}", "password": "y"},
+                            headers={"X-Forwarded-For": address}, timeout=60)  # fmt: skip
+
+    def fetch_times(count: int) -> list[float]:
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            assert bob.get("/gradio_api/file=" + his)[0] == 200
+            times.append(time.perf_counter() - start)
+            time.sleep(0.05)
+        return times
+
+    quiet = statistics.median(fetch_times(10))
+    attackers = [threading.Thread(target=guess, args=(k,)) for k in range(4)]
+    for thread in attackers:
+        thread.start()
+    time.sleep(1.0)
+    try:
+        flooded = statistics.median(fetch_times(20))
+    finally:
+        stop.set()
+        for thread in attackers:
+            thread.join()
+    print(f"median fetch: {quiet * 1000:.0f} ms quiet, {flooded * 1000:.0f} ms during {len(guesses)} guesses")
+    assert len(guesses) >= 20 and flooded < quiet + 0.25
+
+
+def test_one_user_cannot_fill_the_disk_or_evict_anothers_files(served, files, tmp_path):
+    """Attack 5: uploads counted against --max-disk only when a run started or ended, so bob's six
+    400 kB uploads put a 1 MB server at 2.4 MB, and his next run trimmed the oldest files: alice's.
+    Now each user keeps at most a share (500 kB here): bob's own oldest files make room for his."""
+    from gradio_client import Client, handle_file
+
+    url, cache = served
+    alice, bob, hers, data, _ = files
+    art = tmp_path / "art.png"
+    artwork_like().save(art)
+    client = Client(url, auth=("alice", PEOPLE["alice"]), verbose=False, download_files=False)
+    done = client.predict(content=handle_file(hers), styles=[handle_file(str(art))], size=64, iterations=2,
+                          api_name="/stylize")  # fmt: skip
+    her_result = done[2]["path"]
+    assert alice.get("/gradio_api/file=" + her_result)[0] == 200
+    rng = np.random.default_rng(5)
+    for k in range(6):
+        noise = tmp_path / f"noise{k}.png"
+        Image.fromarray(rng.integers(0, 256, (370, 370, 3), dtype=np.uint8)).save(noise)  # ~400 kB
+        last = bob.upload(noise)
+    kept = sum(f.stat().st_size for f in cache.rglob("*") if f.is_file())
+    assert kept <= MAX_DISK
+    assert bob.get("/gradio_api/file=" + last)[0] == 200
+    too_big = tmp_path / "too-big.png"
+    Image.fromarray(rng.integers(0, 256, (450, 450, 3), dtype=np.uint8)).save(too_big)  # ~600 kB
+    refused = bob.send_file(too_big)
+    assert refused.status_code == 413 and "more than your share" in refused.text
+    bobs = Client(url, auth=("bob", PEOPLE["bob"]), verbose=False, download_files=False)
+    bobs.predict(content=handle_file(last), styles=[handle_file(str(art))], size=64, iterations=1, api_name="/stylize")
+    assert alice.get("/gradio_api/file=" + quote(hers)) == (200, data)  # her upload and result survive
+    assert alice.get("/gradio_api/file=" + her_result)[0] == 200
