@@ -35,6 +35,7 @@ FILE_ROUTES = ("/file=", "/file/")  # Gradio's routes that serve a file by its p
 REFUSED_ROUTES = ("/proxy=", "/stream/", "/run-history/")  # other file and stream routes: unused here
 UPLOAD_ROUTE = "/upload"  # Gradio's upload route (under /gradio_api)
 SIGN_IN_ROUTE = "/login"
+SIGNED_IN_ROUTES = ("/openapi.json",)  # FastAPI's own API description, which Gradio leaves open
 MAX_SIGN_IN_BYTES = 64 * 1024
 SESSION_ROUTES = ("/queue/join", "/queue/data", "/cancel", "/reset", "/heartbeat/")  # name a session hash
 JOIN_SECONDS = 15.0  # how long a place reserved at joining the queue waits for its run to start
@@ -213,6 +214,8 @@ class Guard:
             checked = f"{posixpath.normpath(prefix or '/').rstrip('/')}/file={file}"
             scope = {**scope, "path": checked, "raw_path": quote(checked).encode()}
             return await self.app(scope, receive, send)
+        if "/" + path.strip("/") in SIGNED_IN_ROUTES and _user(scope) is None:
+            return await _refuse(send, 401, b"Not signed in")
         if any(route in path for route in SESSION_ROUTES):
             return await self._session(scope, receive, send, path)
         if scope.get("method") == "POST" and "/" + path.strip("/") == SIGN_IN_ROUTE:
