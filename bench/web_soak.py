@@ -6,7 +6,15 @@ per-user queue waits and run times (no user starved), whether all results are va
 in the server log, and the server's resident memory: its peak once the first 10 runs are done
 against its peak at the end (a leak grows the second). Only 127.0.0.1 is contacted.
 
+With `--attacker`, the same soak runs twice, without and then with one more client that hammers the
+server throughout: wrong sign-ins for the users' names and fetches of their files (paths read from
+the server's cache, as if leaked) in every form the file guard knows, signed out. It claims to come
+from its own machine (X-Forwarded-For, which the server takes from a proxy on 127.0.0.1 only), or,
+with `--attacker-addresses N`, from N machines in turn (the sign-in back-off then rarely applies).
+The table gives the users' median wait and run time in both soaks, and what the attacker got.
+
     .venv/bin/python bench/web_soak.py --users 6 --runs 10 --iterations 40
+    .venv/bin/python bench/web_soak.py --users 6 --runs 10 --iterations 40 --attacker
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -71,31 +80,38 @@ def user(url: str, name: str, password: str, content: str, style: str, runs: int
         done()
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--users", type=int, default=6)
-    p.add_argument("--runs", type=int, default=10, help="per user")
-    p.add_argument("--iterations", type=int, default=40)
-    args = p.parse_args()
-    from painterly import images, samples
-    from painterly.frontends import users
+def attacker(url: str, names: list[str], cache: Path, addresses: int, stop: threading.Event, tally: Counter) -> None:
+    """Hammer sign-in and the file routes until `stop`: one guess, then one file fetch, again and again."""
+    import http.client
+    import random
 
-    tmp = Path(tempfile.mkdtemp(prefix="painterly-soak-"))
-    names = [f"user{i}" for i in range(args.users)]
-    for name in names:
-        users.add(tmp / "users.txt", name, f"{name}-password")
-    photos = ["chelsea", "coffee", "astronaut", "rocket", "camera", "chelsea"]
-    contents = []
-    for i, name in enumerate(names):
-        image = images.resize_long_side(samples.photo(photos[i % len(photos)]), 256 - 16 * i)
-        contents.append(str(images.save(image, tmp / f"{name}.png")))
-    style = str(images.save(images.resize_long_side(samples.photo("immunohistochemistry"), 256), tmp / "style.png"))
+    import httpx
+
+    host, port = url.split("//")[1].strip("/").split(":")
+    forms = ("/gradio_api/file={}", "/gradio_api/file/{}", "/gradio_api/file/../../../..{}", "/gradio_api//file={}")
+    n = 0
+    with httpx.Client(timeout=60) as client:
+        while not stop.is_set():
+            k = n % addresses
+            headers = {"X-Forwarded-For": f"10.66.{k // 250 % 250}.{k % 250 + 1}"}
+            guess = {"username": names[n % len(names)], "password": f"guess{n}"}
+            tally[f"sign-in {client.post(url + 'login', data=guess, headers=headers).status_code}"] += 1
+            leaked = [str(f) for f in cache.rglob("*.png")] or ["/etc/passwd"]
+            conn = http.client.HTTPConnection(host, int(port), timeout=60)
+            conn.request("GET", random.choice(forms).format(random.choice(leaked)), headers=headers)
+            tally[f"file {conn.getresponse().status}"] += 1
+            conn.close()
+            n += 1
+
+
+def soak(args, tmp: Path, names: list[str], contents: list[str], style: str, attack: bool):
+    """One soak: (runs logged, seconds, memory, server log text, the attacker's tally)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    log_path = tmp / "server.log"
-    proc = start_server(
-        port, "--auth-file", str(tmp / "users.txt"), log=log_path, env={"GRADIO_TEMP_DIR": str(tmp / "files")}
-    )
+    log_path = tmp / f"server-{'attacked' if attack else 'quiet'}.log"
+    cache = tmp / f"files-{'attacked' if attack else 'quiet'}"
+    proc = start_server(port, "--auth-file", str(tmp / "users.txt"), log=log_path, env={"GRADIO_TEMP_DIR": str(cache)})
+    tally, stop = Counter(), threading.Event()
     try:
         wait_ready(url, proc)
         memory = Memory(proc.pid)
@@ -117,6 +133,8 @@ def main() -> int:
             threading.Thread(target=user, args=(url, n, f"{n}-password", c, style, args.runs, tmp / n, log, done))
             for n, c in zip(names, contents)
         ]
+        if attack:
+            threading.Thread(target=attacker, args=(url, names, cache, args.attacker_addresses, stop, tally)).start()
         for t in threads:
             t.start()
         for t in threads:
@@ -124,8 +142,47 @@ def main() -> int:
         seconds = time.monotonic() - started
         memory.running = False
     finally:
+        stop.set()
         stop_server(proc)
-    return report(log[1:], seconds, memory, log_path.read_text(), args)
+    return log[1:], seconds, memory, log_path.read_text(), tally
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--users", type=int, default=6)
+    p.add_argument("--runs", type=int, default=10, help="per user")
+    p.add_argument("--iterations", type=int, default=40)
+    p.add_argument("--attacker", action="store_true", help="soak again with an attacker and compare")
+    p.add_argument("--attacker-addresses", type=int, default=1, metavar="N", help="machines it comes from")
+    args = p.parse_args()
+    from painterly import images, samples
+    from painterly.frontends import users
+
+    tmp = Path(tempfile.mkdtemp(prefix="painterly-soak-"))
+    names = [f"user{i}" for i in range(args.users)]
+    for name in names:
+        users.add(tmp / "users.txt", name, f"{name}-password")
+    photos = ["chelsea", "coffee", "astronaut", "rocket", "camera", "chelsea"]
+    contents = []
+    for i, name in enumerate(names):
+        image = images.resize_long_side(samples.photo(photos[i % len(photos)]), 256 - 16 * i)
+        contents.append(str(images.save(image, tmp / f"{name}.png")))
+    style = str(images.save(images.resize_long_side(samples.photo("immunohistochemistry"), 256), tmp / "style.png"))
+    status, waits = 0, {}
+    for attack in (False, True) if args.attacker else (False,):
+        runs, seconds, memory, server_log, tally = soak(args, tmp, names, contents, style, attack)
+        print(f"\n== {'with the attacker' if attack else 'no attacker'} ==")
+        status |= report(runs, seconds, memory, server_log, args)
+        waits[attack] = (statistics.median(r[1] for r in runs), statistics.median(r[2] for r in runs))
+        if attack:
+            print("attacker:", ", ".join(f"{k}: {v}" for k, v in sorted(tally.items())))
+            leaks = sum(v for k, v in tally.items() if k.startswith("file 2"))
+            status |= leaks > 0
+    if args.attacker:
+        (w0, r0), (w1, r1) = waits[False], waits[True]
+        print(f"\nmedian wait {w0:.1f} s -> {w1:.1f} s with the attacker ({(w1 / w0 - 1) * 100:+.0f} %); "
+              f"median run {r0:.1f} s -> {r1:.1f} s ({(r1 / r0 - 1) * 100:+.0f} %)")  # fmt: skip
+    return status
 
 
 def report(runs: list, seconds: float, memory: Memory, server_log: str, args) -> int:

@@ -8,7 +8,9 @@ costs the same one scrypt as a known name: timing does not tell which names exis
 
 `Backoff` counts failed sign-ins per key (a name, an address): after `free` failures each further
 try must wait, 1 s doubling up to `longest`; a success clears a name's count. The web guard asks it
-before passing a sign-in on, per name and per address (`webguard.Guard`).
+before passing a sign-in on, per name and per address (`webguard.Guard`), and answers its refusals
+to an address that keeps failing a second late (a tarpit): a client hammering in a loop then sends
+about one request a second, whatever it tries.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ NAME_FAILURES = 5  # failed sign-ins for one name before each try must wait
 ADDRESS_FAILURES = 20  # ... from one address (a class behind one router shares it, so more)
 LONGEST_WAIT = 300.0  # s: the back-off stops doubling here
 FORGET_AFTER = 900.0  # s without a failure: the count starts again
+TARPIT = 1.0  # s: how long a refusal waits before it answers an address that keeps failing
 MAX_KEYS = 100_000  # names and addresses remembered before the stale ones are dropped
 
 
@@ -68,6 +71,12 @@ class Backoff:
                 self._failures[key] = (count + 1, now)
             return wait
 
+    def count(self, key: str) -> int:
+        """Failed tries of `key` remembered now."""
+        with self._lock:
+            count, last = self._failures.get(key, (0, 0.0))
+            return count if self.clock() - last <= self.forget else 0
+
     def succeeded(self, key: str) -> None:
         """The try for `key` succeeded: its count starts again."""
         with self._lock:
@@ -109,6 +118,10 @@ class SignIns:
         if wait:
             self.names.refund(name)
         return wait
+
+    def suspect(self, address: str) -> bool:
+        """Whether `address` failed to sign in as often as one name may: its refusals answer slowly."""
+        return self.addresses.count(address) >= NAME_FAILURES
 
     def end(self, name: str, address: str, signed_in: bool) -> None:
         """The sign-in `begin` let through is checked: a success clears the name's failures and takes

@@ -204,18 +204,18 @@ class Guard:
             return await self.app(scope, receive, send)
         path = _decoded(scope.get("path", ""))
         if any(route in path for route in REFUSED_ROUTES):
-            return await _refuse(send)
+            return await self._refuse(scope, send)
         route = next((r for r in FILE_ROUTES if r in path), None)
         if route is not None:
             prefix, target = path.split(route, 1)
             file = owned_path(self.owners, _user(scope), target) if target else None  # relative: to the cwd
             if file is None:
-                return await _refuse(send)
+                return await self._refuse(scope, send)
             checked = f"{posixpath.normpath(prefix or '/').rstrip('/')}/file={file}"
             scope = {**scope, "path": checked, "raw_path": quote(checked).encode()}
             return await self.app(scope, receive, send)
         if "/" + path.strip("/") in SIGNED_IN_ROUTES and _user(scope) is None:
-            return await _refuse(send, 401, b"Not signed in")
+            return await self._refuse(scope, send, 401, b"Not signed in")
         if any(route in path for route in SESSION_ROUTES):
             return await self._session(scope, receive, send, path)
         if scope.get("method") == "POST" and "/" + path.strip("/") == SIGN_IN_ROUTE:
@@ -223,6 +223,13 @@ class Guard:
         if scope.get("method") == "POST" and posixpath.normpath(path).rstrip("/").endswith(UPLOAD_ROUTE):
             return await self._upload(scope, receive, send)
         return await self.app(scope, receive, send)
+
+    async def _refuse(self, scope, send, status: int = 404, text: bytes = b"Not found") -> None:
+        """Refuse a request; slowly from an address that keeps failing to sign in (`signin.TARPIT`),
+        so a client that guesses passwords and file paths in a loop costs the server little."""
+        if self.sign_ins.suspect((scope.get("client") or ("?",))[0]):
+            await asyncio.sleep(signin.TARPIT)
+        await _refuse(send, status, text)
 
     async def _sign_in(self, scope, receive, send):
         """Sign-ins wait after repeated failures for their name or from their address (`signin`)."""
@@ -236,7 +243,8 @@ class Guard:
         address = (scope.get("client") or ("?",))[0]
         wait = self.sign_ins.begin(name, address)
         if wait:
-            return await _refuse(send, 429, f"Too many failed sign-ins: try again in {math.ceil(wait)} s".encode())
+            text = f"Too many failed sign-ins: try again in {math.ceil(wait)} s"
+            return await self._refuse(scope, send, 429, text.encode())
         status = []
 
         async def watch(message):
@@ -254,7 +262,7 @@ class Guard:
         of the user's own (bound to the first user who names it), wherever the request carries it."""
         user = _user(scope)
         if user is None:
-            return await _refuse(send, 401, b"Not signed in")
+            return await self._refuse(scope, send, 401, b"Not signed in")
         data = await _body(receive)
         hashes = [path.rsplit("/heartbeat/", 1)[1].strip("/")] if "/heartbeat/" in path else []
         hashes += parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash", [])
@@ -266,7 +274,7 @@ class Guard:
         with self._sessions_lock:
             theirs = any(self._sessions.setdefault(h, user) != user for h in hashes)
         if theirs:
-            return await _refuse(send)
+            return await self._refuse(scope, send)
         return await self.app(scope, _replay(data, receive), send)
 
     async def _upload(self, scope, receive, send):
