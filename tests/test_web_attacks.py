@@ -462,3 +462,26 @@ def test_signed_out_every_route_of_gradio_is_refused_but_the_sign_in_page(server
                     answered.add(template.rstrip("/") or "/")
     opened = {path for path in answered if path not in OPEN_ROUTES and not path.startswith(ASSET_ROUTES)}
     assert not opened, opened
+
+
+def test_a_run_started_through_the_call_route_is_followed_by_its_user_only(server, files):
+    """Like attack 8 for Gradio's REST-style route: `GET /call/stylize/<event id>` streamed the run's
+    messages (its result URLs) to whoever named the id."""
+    import json
+
+    from gradio_client import Client
+
+    alice, bob, hers, _, his = files
+    info = Client(server, auth=("bob", PEOPLE["bob"]), verbose=False, download_files=False).view_api(
+        print_info=False, return_format="dict"
+    )
+    params = info["named_endpoints"]["/stylize"]["parameters"]
+    photo = {"path": hers, "meta": {"_type": "gradio.FileData"}}
+    values = {"content": photo, "styles": [photo], "size": 64, "iterations": 1}
+    body = json.dumps({"data": [values.get(p["parameter_name"], p["parameter_default"]) for p in params]}).encode()
+    status, answer = alice.get("/gradio_api/call/stylize", "POST", body)
+    assert status == 200, answer
+    event = json.loads(answer)["event_id"]
+    assert bob.get(f"/gradio_api/call/stylize/{event}")[0] == 404
+    assert bob.get(f"/gradio_api/call/v2/stylize/{event}")[0] == 404
+    assert alice.get(f"/gradio_api/call/stylize/{event}")[0] == 200

@@ -34,6 +34,7 @@ from . import signin
 FILE_ROUTES = ("/file=", "/file/")  # Gradio's routes that serve a file by its path on disk
 REFUSED_ROUTES = ("/proxy=", "/stream/", "/run-history/")  # other file and stream routes: unused here
 UPLOAD_ROUTE = "/upload"  # Gradio's upload route (under /gradio_api)
+CALL_ROUTE = "/call/"  # runs started with POST .../call/<api> and followed with GET .../call/<api>/<event id>
 SIGN_IN_ROUTE = "/login"
 SIGNED_IN_ROUTES = ("/openapi.json",)  # FastAPI's own API description, which Gradio leaves open
 MAX_SIGN_IN_BYTES = 64 * 1024
@@ -197,6 +198,7 @@ class Guard:
         self.app, self.studio, self.owners = app, studio, studio.owners
         self.sign_ins = signin.SignIns()
         self._sessions: dict[str, str] = {}  # session hash -> the user who first used it
+        self._events: dict[str, str] = {}  # event id of a run started with .../call/ -> its user
         self._sessions_lock = threading.Lock()
 
     async def __call__(self, scope, receive, send):
@@ -218,6 +220,8 @@ class Guard:
             return await self._refuse(scope, send, 401, b"Not signed in")
         if any(route in path for route in SESSION_ROUTES):
             return await self._session(scope, receive, send, path)
+        if CALL_ROUTE in path:
+            return await self._call(scope, receive, send, path)
         if scope.get("method") == "POST" and "/" + path.strip("/") == SIGN_IN_ROUTE:
             return await self._sign_in(scope, receive, send)
         if scope.get("method") == "POST" and posixpath.normpath(path).rstrip("/").endswith(UPLOAD_ROUTE):
@@ -277,6 +281,27 @@ class Guard:
             return await self._refuse(scope, send)
         return await self.app(scope, _replay(data, receive), send)
 
+    async def _call(self, scope, receive, send, path: str):
+        """Runs started with `POST .../call/<api>` (the answer names an event id, bound here to the
+        user who started it) and followed with `GET .../call/<api>/<event id>`: by that user only."""
+        user = _user(scope)
+        if user is None:
+            return await self._refuse(scope, send, 401, b"Not signed in")
+        if scope.get("method") != "POST":
+            with self._sessions_lock:
+                mine = self._events.get(path.rstrip("/").rsplit("/", 1)[1]) == user
+            return await (self.app(scope, receive, send) if mine else self._refuse(scope, send))
+        answer = await _answer(self.app, scope, receive)
+        try:
+            event = json.loads(b"".join(m.get("body", b"") for m in answer[1:])).get("event_id")
+        except (ValueError, AttributeError):
+            event = None
+        if isinstance(event, str):
+            with self._sessions_lock:
+                self._events[event] = user
+        for message in answer:
+            await send(message)
+
     async def _upload(self, scope, receive, send):
         """Pass the upload through, then record its files (the answer lists their paths) as the user's
         and make room for them within the user's share of the disk, or refuse it (413)."""
@@ -284,12 +309,7 @@ class Guard:
         length = int(dict(scope.get("headers", ())).get(b"content-length", b"0") or 0)
         if user is not None and length > self.studio.max_disk_per_user:
             return await _refuse(send, 413, self.studio.too_big(length).encode())
-        answer = []
-
-        async def hold(message):
-            answer.append(message)
-
-        await self.app(scope, receive, hold)
+        answer = await _answer(self.app, scope, receive)
         status = answer[0]["status"] if answer and answer[0]["type"] == "http.response.start" else 0
         if status == 200 and user is not None:
             try:
@@ -314,6 +334,17 @@ def _user(scope) -> str | None:
     cookie_id = getattr(app, "cookie_id", None)
     token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
     return getattr(app, "tokens", {}).get(token) if token else None
+
+
+async def _answer(app, scope, receive) -> list[dict]:
+    """The messages of `app`'s whole answer to a request, held back to be looked at (short answers only)."""
+    answer = []
+
+    async def hold(message):
+        answer.append(message)
+
+    await app(scope, receive, hold)
+    return answer
 
 
 async def _body(receive, limit: int | None = None) -> bytes | None:
