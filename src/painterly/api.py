@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from . import images, network, objective, videofiles
+from . import images, network, objective, speed, videofiles
 from . import video as video_core
 from .errors import OptionsError
 from .optimize import Step
@@ -48,7 +48,7 @@ def plan(content, style, options: Options | None = None, **changes) -> Plan:
     Pass the result to `render` to run it.
     """
     opts = make_options(options, **changes)
-    return make_plan(load_inputs(content, style, opts), opts)
+    return speed.decide(load_inputs(content, style, opts), opts)
 
 
 def stylize_iter(

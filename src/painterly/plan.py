@@ -91,7 +91,7 @@ class Plan:
     inputs: Inputs
     scales: tuple[Scale, ...]
     memory: float  # estimated peak bytes
-    seconds: float  # estimated seconds on a 2-core CPU
+    seconds: float  # estimated seconds on a 2-core AVX2 CPU (fixed model; `speed.plan_seconds` measures)
     notes: tuple[str, ...] = ()  # what the user must know before the run (size, memory), one line each
     hints: tuple[str, ...] = ()  # advice: the run will probably not give the picture wanted
 
@@ -126,10 +126,7 @@ class Plan:
             w, h = s.size
             where = f"{len(tiling.layout(h, w, s.tile))} tiles of {s.tile} px" if s.tile else "whole image"
             lines.append(f"{w:>5}x{h:<5} {s.iterations:>4} iterations  {where:<22} ~{s.memory / 2**30:.1f} GiB")
-        lines.append(
-            f"{self.options.iterations} iterations; peak memory ~{self.memory / 2**30:.1f} GiB; "
-            f"~{self.seconds / 60:.0f} min on a 2-core CPU"
-        )
+        lines.append(f"{self.options.iterations} iterations; peak memory ~{self.memory / 2**30:.1f} GiB")
         return lines
 
     def metadata(self, step=None) -> dict[str, str]:

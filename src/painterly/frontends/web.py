@@ -17,10 +17,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import api, images, samples
+from .. import api, images, samples, speed
 from ..errors import OptionsError, PainterlyError
 from ..options import INITS, PRESETS, SPECS, Control, Options, Spec, coerce_changes
-from ..plan import Plan, load_inputs, make_plan
+from ..plan import Plan, load_inputs
 from . import webguard
 
 DEFAULTS = Options()
@@ -67,7 +67,7 @@ def _plan(content: str | None, styles: Sequence[str] | None, options: Options, m
     if not styles:
         raise _error("Upload at least one style image.")
     try:
-        return make_plan(load_inputs(content, list(styles), options, max_pixels), options)
+        return speed.decide(load_inputs(content, list(styles), options, max_pixels), options)
     except PainterlyError as exc:
         raise _error(_private(str(exc), [content, *styles])) from None
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ... import __version__, api, checkpoint, images, resources
+from ... import __version__, api, checkpoint, images, resources, speed
 from ...errors import DivergedError, OutputError
 from ...optimize import Step
 from ...options import INITS
@@ -91,6 +91,10 @@ def main(argv: list[str]) -> int:
         print(f"painterly: hint: {hint}", file=sys.stderr)
     if args.show_plan or (not args.quiet and any(s.tile for s in decided.scales)):
         print("\n".join(f"painterly: plan: {line}" for line in decided.describe()), file=sys.stderr)
+    if args.show_plan or not args.quiet:
+        if not speed.measured(decided.options):
+            print("painterly: measuring this machine's speed (once, a few seconds)", file=sys.stderr)
+        print(f"painterly: {speed.forecast(decided)}", file=sys.stderr)
     if args.show_plan:
         return 0
     w, h = decided.size

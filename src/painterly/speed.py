@@ -1,0 +1,208 @@
+"""How fast this machine renders, measured, and how long a plan will take here.
+
+One evaluation of the objective (VGG-19 forward and backward, Grams and losses) on an image of P
+pixels takes about `fixed + per_pixel * P` seconds; both are measured once per machine setting
+(CPU model, kernel ISA, torch version, threads, device, precision) by timing evaluations at two
+sizes, and cached on disk like the bf16 calibration (`network.cpu_bf16_pays`). A plan's time is
+then the sum over its scales of iterations x evaluations per iteration x one evaluation at that
+scale (tiled scales evaluate every crop twice: once for the global Grams, once for the gradient),
+plus each scale's set-up (the targets' forward passes). A *pass*, the unit of bench/passes.py, is
+one evaluation at 512x384.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from . import network, tiling, vgg
+from .options import Options
+from .plan import LADDER, MIN_SCALE, Inputs, Plan, make_plan, style_side
+
+PASS_PIXELS = 512 * 384
+CALIBRATION_SIZES = ((128, 96), (384, 288))  # W x H: small, where the fixed cost shows, and large
+EVALUATIONS_PER_ITERATION = {"lbfgs": 1.2, "adam": 1.0}  # measured: L-BFGS's strong-Wolfe line search
+FIRST_SCALE_EVALUATIONS = 10  # evaluations the first scale's line search adds (optimize.SEARCH_FIRST)
+FORWARD_SHARE = 0.4  # a forward pass alone (a target's features), as a share of forward + backward
+
+
+@dataclass(frozen=True)
+class Speed:
+    """This machine's measured speed for one setting: seconds per evaluation = fixed + per_pixel * P."""
+
+    fixed: float  # s
+    per_pixel: float  # s per pixel
+    load: float  # s to load the network (weights and normalisation) in a fresh process
+    setting: str  # what was measured: device, precision, CPU, kernels, torch, threads
+
+    def evaluation(self, pixels: float) -> float:
+        """Seconds of one objective evaluation on `pixels` pixels."""
+        return self.fixed + self.per_pixel * pixels
+
+    @property
+    def pass_seconds(self) -> float:
+        """Seconds of one pass (an evaluation at 512x384)."""
+        return self.evaluation(PASS_PIXELS)
+
+
+def measure(options: Options) -> Speed:
+    """This machine's `Speed` for `options`' device and precision: from the cache, or measured
+    now (a few seconds: evaluations at CALIBRATION_SIZES) and cached."""
+    device = network.pick_device(options.device)
+    setting = _setting(options, device)
+    path = _cache_path(setting)
+    try:
+        return Speed(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        pass
+    speed = _calibrate(options, device, setting)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(speed.__dict__))
+    except OSError:
+        pass  # a read-only cache only costs the calibration again
+    return speed
+
+
+def measured(options: Options) -> bool:
+    """Whether this machine's speed for `options` is known already (else `measure` takes seconds)."""
+    device = network.pick_device(options.device)
+    return _cache_path(_setting(options, device)).exists()
+
+
+def _setting(options: Options, device: torch.device) -> str:
+    bf16 = network.use_bf16(options, device)
+    return (
+        f"{device.type} {'bf16' if bf16 else 'fp32'} {network.cpu_model()} {network.kernel_isa()} "
+        f"{torch.__version__} {torch.get_num_threads()} {'channels_last' if options.channels_last else ''}"
+    )
+
+
+def _cache_path(setting: str) -> Path:
+    return vgg.cache_dir() / f"speed-{hashlib.sha256(setting.encode()).hexdigest()[:16]}.json"
+
+
+def _calibrate(options: Options, device: torch.device, setting: str) -> Speed:
+    from . import objective
+    from .samples import photo
+
+    start = time.perf_counter()
+    layers = list(options.content_layers) + list(options.style_layers)
+    network.build(options, layers, device)
+    load = time.perf_counter() - start
+    image = photo("chelsea")
+    seconds = []
+    for w, h in CALIBRATION_SIZES:
+        target = objective.build(image, [image], options.replace(balance_layers=False), (w, h), device)
+        x = torch.rand(1, 3, h, w, device=device, requires_grad=True)
+        times = []
+        for _ in range(3):  # the first builds the kernels for this shape: the best of the next two counts
+            begin = time.perf_counter()
+            target(x).total.backward()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - begin)
+        seconds.append(min(times[1:]))
+    (w0, h0), (w1, h1) = CALIBRATION_SIZES
+    per_pixel = max(0.0, (seconds[1] - seconds[0]) / (w1 * h1 - w0 * h0))
+    fixed = max(0.0, seconds[0] - per_pixel * w0 * h0)
+    return Speed(fixed, per_pixel, load, setting)
+
+
+def plan_seconds(plan: Plan, speed: Speed) -> float:
+    """Seconds `plan` will take here, network loading included."""
+    opts = plan.options
+    per_iteration = EVALUATIONS_PER_ITERATION.get(opts.optimizer, 1.0)
+    total = speed.load
+    for k, scale in enumerate(plan.scales):
+        w, h = scale.size
+        evaluation = _tiled(scale.size, scale.tile, speed) if scale.tile else speed.evaluation(w * h)
+        evaluations = scale.iterations * per_iteration + (FIRST_SCALE_EVALUATIONS if k == 0 else 0)
+        evaluations += 1 if opts.balance_layers else 0
+        sw, sh = _style_size(plan, scale.size)
+        setup = FORWARD_SHARE * (speed.evaluation(w * h) + len(plan.inputs.styles) * speed.evaluation(sw * sh))
+        total += evaluations * evaluation + setup
+    return total
+
+
+def _tiled(size: tuple[int, int], tile: int, speed: Speed) -> float:
+    """Seconds of one tiled evaluation: every crop (tile and halo) through the network twice."""
+    w, h = size
+    crops = tiling.layout(h, w, tile)
+    return 2 * sum(speed.evaluation(min(w, tile + 2 * tiling.HALO) * min(h, tile + 2 * tiling.HALO)) for _ in crops)
+
+
+def _style_size(plan: Plan, size: tuple[int, int]) -> tuple[int, int]:
+    style = plan.inputs.styles[0]
+    side = style_side(size, plan.options, style)
+    w, h = style.size
+    return (side, round(side * h / w)) if w >= h else (round(side * w / h), side)
+
+
+def describe(seconds: float) -> str:
+    """'about 40 s', 'about 3.7 min', 'about 1.2 h'."""
+    if seconds < 90:
+        return f"about {seconds:.0f} s"
+    if seconds < 5400:
+        return f"about {seconds / 60:.1f} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+QUICK_SECONDS = 120.0  # a run longer than this gets a hint of a size that takes about this long
+QUICK_SIDE = 256  # px: the smallest size such a hint offers
+BUDGET_SHARES = (1.0, 0.8, 0.65, 0.5, 0.4)  # of the iterations asked for, tried in turn before a smaller size
+MIN_BUDGET_SIDE = MIN_SCALE  # px: the smallest size a budget may shrink a run to
+BUDGET_SAFETY = 0.85  # plan for this share of the budget: the estimate is good to about 20 %
+
+
+def decide(inputs: Inputs, options: Options) -> Plan:
+    """`make_plan`, and with a time budget the best plan whose estimate here fits it: the
+    iterations asked for, or fewer (each scale keeps the few it needs to sharpen), or a smaller
+    size, with a note saying what was cut. The run loop still stops at the budget if this machine
+    turns out slower than measured."""
+    plan = make_plan(inputs, options)
+    budget = plan.options.time_budget
+    if not budget:
+        return plan
+    speed = measure(plan.options)
+    full = plan_seconds(plan, speed)
+    if full <= budget * BUDGET_SAFETY:
+        return plan
+    opts, side, candidate = plan.options, plan.options.size, plan
+    while True:
+        for share in BUDGET_SHARES:
+            iterations = max(1, round(opts.iterations * share))
+            candidate = make_plan(inputs, opts.replace(size=side, iterations=iterations))
+            seconds = plan_seconds(candidate, speed)
+            if seconds <= budget * BUDGET_SAFETY or side <= MIN_BUDGET_SIDE and share == BUDGET_SHARES[-1]:
+                cut = f"{iterations} of the {opts.iterations} iterations" + (
+                    f" at {side} px instead of {opts.size}" if side != opts.size else ""
+                )
+                note = (
+                    f"the time budget of {budget:.0f} s fits {cut} here ({describe(seconds)}; "
+                    f"all of it would take {describe(full)})"
+                )
+                return dataclasses.replace(candidate, notes=(*candidate.notes, note))
+        side = max(MIN_BUDGET_SIDE, round(side / LADDER))
+
+
+def forecast(plan: Plan) -> str:
+    """The time `plan` will take here, for people: 'about 3.7 min here: 51 passes of 4.4 s', and
+    for a long run what a smaller size would take."""
+    speed = measure(plan.options)
+    seconds = plan_seconds(plan, speed)
+    line = f"{describe(seconds)} here: {seconds / speed.pass_seconds:.0f} passes of {speed.pass_seconds:.1f} s"
+    side = plan.options.size
+    if seconds > QUICK_SECONDS and side > QUICK_SIDE:
+        smaller, quick = side, seconds
+        while smaller > QUICK_SIDE and quick > QUICK_SECONDS:
+            smaller = max(QUICK_SIDE, round(smaller / 2))
+            quick = plan_seconds(make_plan(plan.inputs, plan.options.replace(size=smaller, time_budget=None)), speed)
+        line += f"; --size {smaller} takes {describe(quick)}"
+    return line
