@@ -16,14 +16,16 @@ import dataclasses
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from . import network, tiling, vgg
+from . import files, network, tiling, vgg
+from .errors import OutputError
 from .options import Options
-from .plan import LADDER, MIN_SCALE, Inputs, Plan, make_plan, style_side
+from .plan import LADDER, MULTISCALE_FROM, Inputs, Plan, make_plan, style_side
 
 PASS_PIXELS = 512 * 384
 CALIBRATION_SIZES = ((128, 96), (384, 288))  # W x H: small, where the fixed cost shows, and large
@@ -64,8 +66,8 @@ def measure(options: Options) -> Speed:
     speed = _calibrate(options, device, setting)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(speed.__dict__))
-    except OSError:
+        files.write_text_atomic(path, json.dumps(speed.__dict__), "speed cache")  # runs at once may race
+    except (OSError, OutputError):
         pass  # a read-only cache only costs the calibration again
     return speed
 
@@ -156,8 +158,8 @@ def describe(seconds: float) -> str:
 
 QUICK_SECONDS = 120.0  # a run longer than this gets a hint of a size that takes about this long
 QUICK_SIDE = 256  # px: the smallest size such a hint offers
-BUDGET_SHARES = (1.0, 0.8, 0.65, 0.5, 0.4)  # of the iterations asked for, tried in turn before a smaller size
-MIN_BUDGET_SIDE = MIN_SCALE  # px: the smallest size a budget may shrink a run to
+BUDGET_SHARES = (1.0, 0.8, 0.65, 0.5)  # of the iterations asked for, tried in turn before a smaller size
+LAST_RESORT_SHARES = (0.4, 0.3, 0.2, 0.1, 0.05)
 BUDGET_SAFETY = 0.85  # plan for this share of the budget: the estimate is good to about 20 %
 
 
@@ -174,22 +176,32 @@ def decide(inputs: Inputs, options: Options) -> Plan:
     full = plan_seconds(plan, speed)
     if full <= budget * BUDGET_SAFETY:
         return plan
-    opts, side, candidate = plan.options, plan.options.size, plan
-    while True:
+    opts = plan.options
+    for side, share in _budget_candidates(opts):
+        iterations = max(1, round(opts.iterations * share))
+        candidate = make_plan(inputs, opts.replace(size=side, iterations=iterations))
+        seconds = plan_seconds(candidate, speed)
+        if seconds <= budget * BUDGET_SAFETY:
+            break
+    cut = f"{iterations} of the {opts.iterations} iterations" + (
+        f" at {side} px instead of {opts.size}" if side != opts.size else ""
+    )
+    note = f"the time budget of {budget:.0f} s fits {cut} here ({describe(seconds)}; all of it: {describe(full)})"
+    return dataclasses.replace(candidate, notes=(*candidate.notes, note))
+
+
+def _budget_candidates(opts: Options) -> Iterator[tuple[int, float]]:
+    """(size, share of the iterations) to try for a time budget, best first: fewer iterations, down
+    to half (from noise the photo needs about 100), then each smaller rung of the ladder down to
+    MULTISCALE_FROM (below it a run is one scale, which costs more), then fewer iterations still."""
+    sides = [opts.size]
+    while round(sides[-1] / LADDER) >= MULTISCALE_FROM:
+        sides.append(round(sides[-1] / LADDER))
+    for side in sides:
         for share in BUDGET_SHARES:
-            iterations = max(1, round(opts.iterations * share))
-            candidate = make_plan(inputs, opts.replace(size=side, iterations=iterations))
-            seconds = plan_seconds(candidate, speed)
-            if seconds <= budget * BUDGET_SAFETY or side <= MIN_BUDGET_SIDE and share == BUDGET_SHARES[-1]:
-                cut = f"{iterations} of the {opts.iterations} iterations" + (
-                    f" at {side} px instead of {opts.size}" if side != opts.size else ""
-                )
-                note = (
-                    f"the time budget of {budget:.0f} s fits {cut} here ({describe(seconds)}; "
-                    f"all of it would take {describe(full)})"
-                )
-                return dataclasses.replace(candidate, notes=(*candidate.notes, note))
-        side = max(MIN_BUDGET_SIDE, round(side / LADDER))
+            yield side, share
+    for share in LAST_RESORT_SHARES:
+        yield sides[-1], share
 
 
 def forecast(plan: Plan) -> str:

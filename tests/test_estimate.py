@@ -1,0 +1,91 @@
+"""Honest about time (issue "Honest on a slow machine"): an estimate from this machine's measured
+speed before the run, and a time budget that plans the run instead of cutting its scales short."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import artwork_like, photo_like
+from painterly import Options, api, speed
+from painterly.frontends.cli import main
+from painterly.plan import MIN_ITERATIONS
+
+SLOW = speed.Speed(fixed=0.05, per_pixel=2e-5, load=2.0, setting="a slow test machine")  # ~4 s a pass
+
+
+@pytest.fixture
+def slow_machine(monkeypatch):
+    """This machine measured as a slow one (4 s a pass), without timing anything."""
+    monkeypatch.setattr(speed, "measure", lambda options: SLOW)
+    monkeypatch.setattr(speed, "measured", lambda options: True)
+    return SLOW
+
+
+@pytest.fixture
+def pictures(tmp_path):
+    photo, art = tmp_path / "photo.png", tmp_path / "art.png"
+    photo_like(400, 300).save(photo)
+    artwork_like(300, 300).save(art)
+    return str(photo), str(art)
+
+
+def test_show_plan_gives_the_time_on_this_machine_not_a_fixed_model(slow_machine, pictures, tmp_path, capsys):
+    assert main([*pictures, "-o", str(tmp_path / "o.png"), "--size", "512", "--show-plan"]) == 0
+    err = capsys.readouterr().err
+    decided = api.plan(*pictures, size=512)
+    seconds = speed.plan_seconds(decided, SLOW)
+    assert f"{speed.describe(seconds)} here: {seconds / SLOW.pass_seconds:.0f} passes of 4.0 s" in err
+    assert "--size 256 takes" in err  # a long run says what a smaller one would take
+    assert "2-core CPU" not in err
+
+
+def test_the_estimate_counts_every_scale_and_tiles_cost_more(slow_machine, pictures):
+    whole = api.plan(*pictures, size=512)
+    single = api.plan(*pictures, size=512, multiscale=False)
+    tiled = api.plan(*pictures, size=512, tile=256)
+    top = whole.scales[-1]
+    assert speed.plan_seconds(whole, SLOW) > top.iterations * SLOW.evaluation(top.size[0] * top.size[1])
+    assert speed.plan_seconds(single, SLOW) > speed.plan_seconds(whole, SLOW)  # every iteration at 512 px
+    assert speed.plan_seconds(tiled, SLOW) > 1.5 * speed.plan_seconds(whole, SLOW)
+
+
+def test_a_time_budget_plans_fewer_iterations_so_every_scale_gets_its_steps(slow_machine, pictures):
+    """The old budget ran the plan as laid out and cut each scale at its share of the time: on a
+    slow machine the top scale got 3 iterations after an upsample and the photo was lost."""
+    full = speed.plan_seconds(api.plan(*pictures, size=512), SLOW)
+    decided = api.plan(*pictures, size=512, time_budget=0.7 * full)
+    assert decided.size == (512, 384) and decided.options.iterations < 220
+    assert speed.plan_seconds(decided, SLOW) <= 0.7 * full
+    assert all(s.iterations >= MIN_ITERATIONS for s in decided.scales[1:])
+    assert any("time budget" in note and "iterations" in note for note in decided.notes)
+
+
+def test_a_budget_too_small_for_the_size_renders_smaller_and_says_so(slow_machine, pictures):
+    full = speed.plan_seconds(api.plan(*pictures, size=512), SLOW)
+    decided = api.plan(*pictures, size=512, time_budget=full / 3)
+    assert max(decided.size) < 512 and speed.plan_seconds(decided, SLOW) <= full / 3
+    assert any(f"at {max(decided.size)} px instead of 512" in note for note in decided.notes)
+
+
+def test_a_budget_the_run_fits_changes_nothing(slow_machine, pictures):
+    asked = api.plan(*pictures, size=256)
+    roomy = api.plan(*pictures, size=256, time_budget=10 * speed.plan_seconds(asked, SLOW))
+    assert roomy.scales == asked.scales and not any("time budget" in n for n in roomy.notes)
+
+
+def test_the_speed_is_measured_once_and_kept(monkeypatch, tmp_path):
+    """The first run on a machine times a few small evaluations; later runs read the result."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(speed, "CALIBRATION_SIZES", ((64, 48), (128, 96)))
+    monkeypatch.setattr(speed.network, "cpu_bf16_pays", lambda: False)
+    options = Options(device="cpu")
+    assert not speed.measured(options)
+    first = speed.measure(options)
+    assert first.fixed >= 0 and first.per_pixel > 0 and first.load >= 0
+    assert speed.measured(options)
+    [cached] = tmp_path.glob("painterly/speed-*.json")
+    assert json.loads(cached.read_text())["per_pixel"] == first.per_pixel
+    monkeypatch.setattr(speed, "_calibrate", lambda *a: pytest.fail("measured again"))
+    assert speed.measure(options) == first
