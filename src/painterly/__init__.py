@@ -1,11 +1,24 @@
 """painterly: neural style transfer after Gatys, Ecker & Bethge (CVPR 2016)."""
 
-from .api import Score, score, stylize, stylize_iter, stylize_video
+from __future__ import annotations
+
+import importlib
+
 from .errors import InputImageError, OptionsError, OutputError, PainterlyError, ResourceError
-from .optimize import Step
 from .options import Options
 
 __version__ = "0.1.0"
+
+# Names from modules that load torch, imported on first use: `painterly --help` and importing
+# `painterly.options` stay quick (torch takes seconds to import on a small machine).
+_LAZY = {
+    "Score": "api",
+    "score": "api",
+    "stylize": "api",
+    "stylize_iter": "api",
+    "stylize_video": "api",
+    "Step": "optimize",
+}
 
 __all__ = [
     "InputImageError",
@@ -22,3 +35,16 @@ __all__ = [
     "stylize_iter",
     "stylize_video",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`painterly.stylize` and the other names in `_LAZY`, from their module on first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value  # the next use is a plain lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

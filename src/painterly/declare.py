@@ -30,6 +30,12 @@ class Control:
 
 SERVER = "server"  # web: set by whoever runs the server (`painterly web --device`), not by its users
 
+# The commands that read an option (`Spec.reads`), so each one's --help lists only its own: every
+# command that builds the paper's objective (score too), those that optimise an image, the stills.
+SCORED = ("render", "batch", "video", "score")
+RUNS = ("render", "batch", "video")
+STILLS = ("render", "batch")
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -47,6 +53,7 @@ class Spec:
     choices: tuple[str, ...] | None = None
     web: Control | str | None = None  # a Control, SERVER, or None: on the command line only
     internal: bool = False  # neither a flag nor a control, on purpose
+    reads: tuple[str, ...] = RUNS  # the commands that read it (see SCORED)
 
     @property
     def key(self) -> str:

@@ -14,7 +14,7 @@ import torch
 
 from . import images, samples, vgg
 from .errors import ResourceError
-from .options import Options
+from .options import BF16_FLAGS, Options
 
 NORMALISATION_SIZE = 256  # long side of the sample photos used for the normalised network
 
@@ -40,9 +40,6 @@ def use_bf16(options: Options, device: torch.device) -> bool:
             return torch.cuda.is_bf16_supported()
         return cpu_bf16_pays()
     return options.precision == "bf16"
-
-
-BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of CPUs with native bf16 arithmetic
 
 
 def cpu_flags() -> set[str]:

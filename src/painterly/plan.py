@@ -13,12 +13,10 @@ from PIL import Image
 
 from . import images, network, resources, tiling
 from .errors import InputImageError, OptionsError, ResourceError
+from .ladder import LADDER, MIN_SCALE, MULTISCALE_FROM
 from .options import INITS, Options
 
-MULTISCALE_FROM = 256  # px: outputs this large and larger are rendered coarse-to-fine by default
-MIN_SCALE = 128  # px: the smallest scale of a coarse-to-fine run
 MIN_SIDE = 16  # px: the shortest image side VGG-19 takes (it halves the image 4 times before conv5_1)
-LADDER = math.sqrt(2)  # each scale's side over the one before: twice the pixels
 MIN_ITERATIONS = 4  # per scale, when the budget allows
 TILES = (1024, 768, 512, 384, 256)  # px: tile sizes the memory guard tries before refusing, fastest first
 # Iterations per scale fall as side^-1.5: measured on tubingen + starry_night at 512 px against halving

