@@ -177,3 +177,14 @@ def test_a_stalled_line_search_resets_lbfgs_and_a_converged_run_stops_early():
     assert steps[-1].loss == pytest.approx(floor, rel=1e-3)
     assert "converged" in steps[-1].note and len(steps) < 300  # stops instead of repeating a failing search
     assert steps[-1].evaluations < 3 * len(steps) + 40
+
+
+def test_a_picture_styled_by_itself_comes_back_as_itself(tmp_path):
+    # A square power-of-two image makes the style loss at the start exactly 0 at every layer
+    # (issue 25: "float division by zero" in the layer balancing).
+    path = tmp_path / "photo.png"
+    photo_like(64, 64).save(path)
+    out = painterly.stylize(path, path, size=64, iterations=10, init="content")
+    photo = np.asarray(images.load(path), np.float32)
+    assert out.size == (64, 64)
+    assert np.abs(np.asarray(out, np.float32) - photo).mean() < 5

@@ -165,6 +165,8 @@ class Objective:
         image = image.clamp(0.0, 1.0)
         e = tiling.style_energies(self, tiling.style_grams(self, image, self.tile or max(image.shape[2:]))[0])
         total = sum(w * e[layer] for layer, w in self.style_layers.items())
+        if total <= 0:  # `image` already has the style's Grams (the style is the photo): nothing to balance
+            return dict(self.style_layers)
         share = total / sum(self.style_layers.values())
         raw = {
             layer: w * (share / e[layer]) ** BALANCE_EXPONENT if e[layer] > 0 else w
