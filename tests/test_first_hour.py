@@ -62,7 +62,7 @@ def test_score_defaults_to_the_outputs_own_size_and_aligns(tmp_path, content_pat
     capsys.readouterr()
     assert main(["score", str(content_path), str(style_path), str(out), str(content_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert "size=48" in lines[0]
+    assert "size=64" in lines[0]  # the largest output's long side: the content's 64 px
     assert len({line.index(" content_rel") for line in lines[1:2]}) == 1
     assert len({len(line) for line in lines[1:]}) == 1  # every row as wide as the header: aligned
     assert main(["score", str(content_path), str(style_path), str(out), "--json"]) == 0

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from painterly import files, images
+from painterly import api, files, images
 from painterly.errors import InputImageError
 from painterly.frontends import cli
 from painterly.frontends.cli import render
@@ -43,7 +43,7 @@ def test_disk_full_at_the_end_rescues_the_result(content_path, style_path, tmp_p
 def test_too_little_free_space_is_refused_before_any_work(content_path, style_path, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(images.os, "statvfs", lambda _: SimpleNamespace(f_bavail=16, f_frsize=4096))
     called = []
-    monkeypatch.setattr(render.api, "render", lambda *a, **k: called.append(1))
+    monkeypatch.setattr(api, "render", lambda *a, **k: called.append(1))
     code = cli.main([str(content_path), str(style_path), "-o", str(tmp_path / "out.png"), *RUN])
     err = capsys.readouterr().err
     assert code == 2 and "only 0.1 MB free" in err and not called

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
-
 from .errors import CheckpointError
 from .files import write_atomic
 
@@ -21,12 +19,16 @@ def path_for(output: str | os.PathLike) -> Path:
 
 def save(path: str | os.PathLike, state: dict, settings: dict[str, str]) -> Path:
     """Write `state` (from `Step.checkpoint()`) and the run's `settings` atomically."""
+    import torch  # here, not above: the CLI's quick answers import this module without torch
+
     data = {"format": FORMAT, "settings": settings, "state": state}
     return write_atomic(path, lambda f: torch.save(data, f), "checkpoint")
 
 
 def load(path: str | os.PathLike, settings: dict[str, str]) -> dict:
     """The saved state, after checking it was made with the same `settings`."""
+    import torch
+
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:

@@ -9,14 +9,17 @@ import os
 import struct
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from . import printfiles
 from .errors import InputImageError, OutputError
 from .files import write_atomic
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made: the CLI checks files before it loads torch
+    import torch
 
 ImageSource = str | os.PathLike | Image.Image | np.ndarray
 
@@ -70,7 +73,10 @@ def _check_pixels(image: Image.Image, what: str, name: str, max_pixels: int) -> 
         )
 
 
-def _open_file(path: Path, what: str, max_pixels: int) -> Image.Image:
+def check_file(path: str | os.PathLike, what: str = "image") -> None:
+    """Raise InputImageError when `path` is no readable, non-empty file of at most MAX_FILE_BYTES
+    (what can be told without decoding it)."""
+    path = Path(path)
     if not path.exists():
         if path.is_symlink():
             raise InputImageError(f"{what} {path}: broken symbolic link (its target {os.readlink(path)} is missing)")
@@ -84,6 +90,10 @@ def _open_file(path: Path, what: str, max_pixels: int) -> Image.Image:
         raise InputImageError(f"{what} {path}: file is empty")
     if size > MAX_FILE_BYTES:
         raise InputImageError(f"{what} {path}: file is larger than {MAX_FILE_BYTES >> 20} MB")
+
+
+def _open_file(path: Path, what: str, max_pixels: int) -> Image.Image:
+    check_file(path, what)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -179,6 +189,8 @@ def resize_long_side(image: Image.Image, size: int) -> Image.Image:
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
     """8-bit RGB PIL image -> float32 tensor [1,3,H,W] in 0..1."""
+    import torch
+
     a = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
     return torch.from_numpy(a).permute(2, 0, 1).unsqueeze(0).contiguous()
 
@@ -262,7 +274,7 @@ def save(
         rgb = printfiles.to_uint16(_float_array(image))
         writer = printfiles.write_png16 if fmt == "PNG" else printfiles.write_tiff16
         return write_atomic(path, lambda f: writer(f, rgb, metadata, dpi))
-    if isinstance(image, torch.Tensor):
+    if not isinstance(image, Image.Image):  # a tensor
         image = to_image(image)
     kwargs: dict = {"icc_profile": printfiles.SRGB_ICC}
     if dpi:
@@ -279,7 +291,7 @@ def save(
 
 def _float_array(image: Image.Image | torch.Tensor) -> np.ndarray:
     """HxWx3 floats in 0..1 from an RGB tensor [1,3,H,W] or a PIL image."""
-    if isinstance(image, torch.Tensor):
+    if not isinstance(image, Image.Image):  # a tensor
         t = image.detach().float().cpu()
         return (t[0] if t.dim() == 4 else t).permute(1, 2, 0).numpy()
     return np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0

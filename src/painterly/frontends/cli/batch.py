@@ -8,14 +8,16 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
-from ... import __version__, batch, manifest
+from ... import __version__
 from ...errors import OptionsError, PainterlyError
 from ...files import write_text_atomic
 from . import flags
 from .render import EXIT_FAILED, EXIT_INTERRUPTED
+
+if TYPE_CHECKING:  # torch: imported where the jobs are made, after the command line is checked
+    from ... import batch
 
 SUFFIXES = {"png": ".png", "jpg": ".jpg", "tif": ".tif"}
 EXAMPLES = """examples:
@@ -61,7 +63,7 @@ def parser() -> argparse.ArgumentParser:
                    help="Ray: CPUs (and torch threads) per job (default 1)")  # fmt: skip
     r.add_argument("--gpus-per-job", type=float, default=0, metavar="N",
                    help="Ray: GPUs per job, e.g. 1 or 0.5 (default 0: CPU)")  # fmt: skip
-    return flags.with_render_options(p)
+    return flags.with_render_options(p, "batch")
 
 
 def collect(args: argparse.Namespace, opts, out_dir: Path) -> tuple[list[batch.Job], list[dict]]:
@@ -70,14 +72,16 @@ def collect(args: argparse.Namespace, opts, out_dir: Path) -> tuple[list[batch.J
         raise flags.UsageError("give content images (folders, globs, files) or --manifest FILE")
     if args.inputs and not args.batch_styles:
         raise flags.UsageError("give at least one --style for the content images")
-    suffix, hasher = SUFFIXES[args.format], batch.Hasher()
+    suffix = SUFFIXES[args.format]
     if opts.bit_depth == 16 and suffix == ".jpg":
         raise flags.UsageError("--bit-depth 16 needs --format png or tif")
     styles = tuple(Path(s) for s in args.batch_styles)
     for style in styles:
         if not style.is_file():
             raise flags.UsageError(f"style {style}: no such file")
-    jobs, bad = [], []
+    from ... import batch, manifest
+
+    jobs, bad, hasher = [], [], batch.Hasher()
     for content in batch.content_files(args.inputs, exclude=out_dir):
         for style in styles:
             try:
@@ -106,6 +110,10 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         raise OptionsError(f"output folder {out_dir}: cannot create ({exc.strerror or exc})") from None
     jobs, bad = collect(args, opts, out_dir)
+    from tqdm import tqdm
+
+    from ... import batch
+
     todo, skipped = batch.pending(jobs, out_dir)
     report = Report(out_dir, Path(args.report) if args.report else out_dir / "painterly-batch.json", args)
     report.add(skipped)
@@ -130,6 +138,8 @@ def main(argv: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace, todo: list[batch.Job], out_dir: Path, bar):
+    from ... import batch
+
     if args.backend == "local":
 
         def show(job, step):  # fmt: skip
@@ -176,6 +186,8 @@ class Report:
     def write(self, jobs: list[batch.Job], bad: list[dict]) -> None:
         entries = [self.final[j.key].as_dict(self.out_dir) for j in jobs if j.key in self.final]
         entries += [{**b, "status": "failed"} for b in bad]
+        from ... import batch
+
         entries += [batch.Outcome(j, "not run").as_dict(self.out_dir) for j in jobs if j.key not in self.final]
         counts = {s: sum(e["status"] == s for e in entries) for s in ("done", "skipped", "failed", "not run")}
         seconds = time.monotonic() - self.started

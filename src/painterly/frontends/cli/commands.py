@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ... import api, images, samples
+from ... import images
 from ...options import PRESETS, SERVER, SPECS, Options, with_preset
 from ...resources import parse_bytes
 from .. import signin
@@ -22,20 +22,22 @@ from . import flags, render
 REPRODUCE_DEFAULTS = Options(size=256, iterations=100)  # per render: Figs. 3-7 at 256 px in ~3 min on 2 cores
 
 
-SCORE_COLUMNS = """columns:
+SCORE_PAPER = with_preset("paper")  # the paper's objective, not the render defaults
+SCORE_SIZE = "the largest output's long side"  # the default size rule: a file's score never depends on the others
+SCORE_COLUMNS = f"""columns:
   content      the paper's content loss L_content (eq. 1) at the content layers
   style        the paper's style loss L_style = sum_l w_l E_l (eq. 5)
-  total        alpha * content + beta * style (eq. 7): the objective the paper minimises
+  total        alpha * content + beta * style (eq. 7): the objective the paper minimises (+ TV with --tv-weight)
   content_rel  |F - P| / |P| at the content layers: 0 is the photo's features exactly, ~1 a picture
                as far from them as a typical stylised result; scale-free, so it compares across sizes
   style_rel    mean over the style layers of |G - A| / |A|: 0 is the artwork's statistics exactly
-Images are compared at --size (default: the first output's own long side, so a run's own losses
-match), the paper's settings unless flags say otherwise (alpha/beta 1e-3, w_l = 1/5), float32."""
+Images are compared at --size, by default {SCORE_SIZE}: every output (and the content) is resized
+to it, so listing a smaller output beside a larger one does not change the larger one's score, and
+outputs of different sizes get a warning. The objective is the paper's unless flags say otherwise
+(alpha/beta {SCORE_PAPER.ratio:g}, w_l = 1/{len(SCORE_PAPER.style_layers)}, no smoothing), in float32."""
 
 
-def score(argv: list[str]) -> int:
-    """Print the paper's content loss, style loss and total (alpha*content + beta*style) for finished
-    images, e.g. to compare settings or tools."""
+def _score_parser() -> argparse.ArgumentParser:
     p = flags.Parser(
         prog="painterly score",
         description=score.__doc__,
@@ -53,19 +55,36 @@ def score(argv: list[str]) -> int:
         help="a further style image (blended, as for a multi-style run)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per output instead of the table")
-    paper = with_preset("paper")  # the paper's objective, not the render defaults
-    flags.add_options(p, defaults=paper)
-    args = p.parse_args(argv)
-    opts = flags.options_from(args, paper)
-    if not hasattr(args, "size"):  # the run's own size, so its losses match the ones it reported
-        opts = opts.replace(size=max(images.load(args.outputs[0], "output image").size))
+    flags.add_options(p, defaults=SCORE_PAPER, command="score")
+    flags.set_help(p, "size", f"long side in px the images are compared at (default: {SCORE_SIZE})")
+    return p
+
+
+def score(argv: list[str]) -> int:
+    """Print the paper's content loss, style loss and total (alpha*content + beta*style) for finished
+    images, e.g. to compare settings or tools."""
+    args = _score_parser().parse_args(argv)
+    opts = flags.options_from(args, SCORE_PAPER)
     styles = [args.style, *args.also_style]
+    for path, what in [(args.content, "content image"), *((s, "style image") for s in styles)]:
+        images.check_file(path, what)
+    sizes = {path: images.load(path, "output image").size for path in args.outputs}
+    rule = "--size" if hasattr(args, "size") else SCORE_SIZE
+    if not hasattr(args, "size"):
+        opts = opts.replace(size=max(max(size) for size in sizes.values()))
+    if len(set(sizes.values())) > 1:
+        print(f"painterly: warning: {_size_warning(sizes, opts.size)}", file=sys.stderr)
+    from ... import api  # torch: once the command line and the files are good
+
     results = api.score(args.content, styles if len(styles) > 1 else styles[0], args.outputs, opts)
     if args.json:
         for path, r in zip(args.outputs, results):
             print(json.dumps({"output": str(path), "size": opts.size, **dataclasses.asdict(r)}))
         return 0
-    print(f"# alpha={opts.content_weight:g} beta={opts.style_weight:g} size={opts.size} (see --help for the columns)")
+    print(
+        f"# alpha={opts.content_weight:g} beta={opts.style_weight:g} (alpha/beta {opts.ratio:g}) "
+        f"size={opts.size} ({rule}; see --help for the columns)"
+    )
     width = max(len("output"), *(len(str(path)) for path in args.outputs))
     print(f"{'output':{width}s} {'content':>11s} {'style':>11s} {'total':>11s} {'content_rel':>11s} {'style_rel':>9s}")
     for path, r in zip(args.outputs, results):
@@ -76,11 +95,25 @@ def score(argv: list[str]) -> int:
     return 0
 
 
+def _size_warning(sizes: dict[str, tuple[int, int]], side: int) -> str:
+    """One line: which outputs have which size, and what scoring them at `side` px does to them."""
+    by_size: dict[tuple[int, int], list[str]] = {}
+    for path, size in sizes.items():
+        by_size.setdefault(size, []).append(Path(path).name)
+    listed = ", ".join(f"{w}x{h} ({', '.join(names)})" for (w, h), names in by_size.items())
+    return (
+        f"the outputs differ in size: {listed}; each is resized to {side} px to be scored, and resizing "
+        "changes an image's losses (an enlarged one is blurred): compare outputs rendered at one size"
+    )
+
+
 def demo(argv: list[str]) -> int:
     """Run on scikit-image's bundled photos (a cat, a stained-tissue micrograph as the 'artwork').
 
     Any run option may follow; the inputs are written beside the output for reference.
     """
+    from ... import samples
+
     p = flags.Parser(prog="painterly demo", description=demo.__doc__)
     p.add_argument("-o", "--output", default="out/demo.png", help="output file (default %(default)s)")
     known, rest = p.parse_known_args(argv)

@@ -36,7 +36,7 @@ class Parser(argparse.ArgumentParser):
 
 def help_line(spec: Spec, defaults: Options | None = None) -> str:
     """The declared help with the default (from `defaults` when given) as the command line writes it."""
-    default = spec.default if defaults is None or spec.name == "ratio" else getattr(defaults, spec.name)
+    default = spec.default if defaults is None else getattr(defaults, spec.name)  # ratio: a property
     if default is None and "(default" in spec.help:
         return spec.help
     if spec.kind == "bool":
@@ -56,14 +56,20 @@ def _typed(spec: Spec):
 
 
 def add_options(
-    parser: argparse.ArgumentParser, names: Iterable[str] | None = None, defaults: Options | None = None
+    parser: argparse.ArgumentParser,
+    names: Iterable[str] | None = None,
+    defaults: Options | None = None,
+    command: str | None = None,
 ) -> None:
-    """A flag for every declared option (or only those in `names`), in the declared help groups;
-    `defaults` are the defaults `--help` shows when the command has its own (pass them to `options_from`)."""
+    """A flag for every declared option (or only those in `names`, or those `command` reads: see
+    `Spec.reads`), in the declared help groups; `defaults` are the defaults `--help` shows when the
+    command has its own (pass them to `options_from`)."""
     wanted = None if names is None else set(names)
     groups = {g.title: g for g in parser._action_groups}  # join the command's own groups of that title
     for spec in SPECS:
         if spec.internal or not spec.flag or (wanted is not None and spec.name not in wanted):
+            continue
+        if command is not None and command not in spec.reads:
             continue
         if spec.group not in groups:
             groups[spec.group] = parser.add_argument_group(spec.group)
@@ -110,10 +116,16 @@ def as_flags(values: dict[str, object]) -> str:
     return " ".join(parts)
 
 
-def with_render_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """`parser` with --preset and every render option (the still and the video command share them)."""
+def set_help(parser: argparse.ArgumentParser, dest: str, text: str) -> None:
+    """Replace the help of `parser`'s option `dest`: a command whose default is a rule, not a value."""
+    (action,) = (a for a in parser._actions if a.dest == dest)
+    action.help = text
+
+
+def with_render_options(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """`parser` with --preset and every option `command` (render, batch or video) reads."""
     add_preset(parser)
-    add_options(parser)
+    add_options(parser, command=command)
     return parser
 
 

@@ -13,16 +13,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from PIL import Image
 
-from ... import __version__, api, checkpoint, images, resources, speed
+from ... import __version__, checkpoint, images, resources
 from ...errors import DivergedError, OutputError
-from ...optimize import Step
 from ...options import INITS
-from ...plan import Plan
 from . import flags
+
+if TYPE_CHECKING:  # these load torch, as do api and speed: imported once the quick checks have passed
+    import torch
+
+    from ...optimize import Step
+    from ...plan import Plan
 
 EXIT_FAILED = 1  # the run failed (diverged, or the output could not be written: see the rescued file)
 EXIT_INTERRUPTED = 130
@@ -51,7 +55,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("content", metavar="CONTENT", help="the photograph (any image file)")
     p.add_argument("styles", metavar="STYLE", nargs="+", help="one or more artworks")
     o = p.add_argument_group("output")
-    o.add_argument("-o", "--output", required=True, metavar="OUT", help="output file, .png (default) or .jpg")
+    kinds = ", ".join(images.OUTPUT_FORMATS)
+    o.add_argument("-o", "--output", required=True, metavar="OUT", help=f"output file: {kinds} (the suffix says which)")
     o.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (never an input)")
     o.add_argument(
         "--save-every",
@@ -73,7 +78,7 @@ def parser() -> argparse.ArgumentParser:
         help="continue an interrupted run from OUT.ckpt (written on Ctrl-C and with --save-every); "
         "give the same command and settings (default none)",
     )
-    return flags.with_render_options(p)
+    return flags.with_render_options(p, "render")
 
 
 def main(argv: list[str]) -> int:
@@ -84,6 +89,9 @@ def main(argv: list[str]) -> int:
     out = images.check_output(args.output, inputs, args.overwrite or bool(args.resume))
     if opts.bit_depth == 16 and out.suffix.lower() not in (".png", ".tif", ".tiff"):
         raise flags.UsageError(f"output {out}: --bit-depth 16 needs a .png or .tif output")
+    _check_inputs(args, opts)
+    from ... import api, speed  # torch (seconds to import): only for a command line that can run
+
     decided = api.plan(args.content, args.styles if len(args.styles) > 1 else args.styles[0], opts)
     for note in decided.notes:
         print(f"painterly: warning: {note}", file=sys.stderr)
@@ -101,6 +109,16 @@ def main(argv: list[str]) -> int:
     history = decided.options.lbfgs_history
     images.check_free_space(out, resources.disk_bytes(w, h, history, checkpoints=args.save_every > 0))
     return Controller(decided, out, args.save_every, args.quiet, args.resume).run()
+
+
+def _check_inputs(args: argparse.Namespace, opts) -> None:
+    """A missing or unreadable input file, named before torch loads (decoding comes with the plan)."""
+    named = [(args.content, "content image"), *((s, "style image") for s in args.styles)]
+    named += [(m, "style mask") for m in opts.style_masks or ()]
+    if opts.init not in INITS:
+        named.append((opts.init, "init image"))
+    for path, what in named:
+        images.check_file(path, what)
 
 
 class Controller:
@@ -122,6 +140,8 @@ class Controller:
         self.stop_requested = True
 
     def run(self) -> int:
+        from ... import api
+
         # Installed explicitly: a shell starts background jobs with SIGINT ignored.
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)

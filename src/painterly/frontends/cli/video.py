@@ -7,9 +7,6 @@ import shutil
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
-from ... import api
 from . import flags
 from .render import EXIT_INTERRUPTED
 
@@ -31,7 +28,7 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     o.add_argument("--overwrite", action="store_true", help="start again: drop frames rendered before")
     o.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    return flags.with_render_options(p)
+    return flags.with_render_options(p, "video")
 
 
 def main(argv: list[str]) -> int:
@@ -41,6 +38,10 @@ def main(argv: list[str]) -> int:
         raise flags.UsageError(f"output {out} is one of the inputs: it would be overwritten")
     if args.overwrite:
         shutil.rmtree(out if out.suffix == "" else out.with_name(out.name + ".frames"), ignore_errors=True)
+    from tqdm import tqdm
+
+    from ... import api  # torch: once the command line is good
+
     bar = None if args.quiet else tqdm(unit="frame", desc="painterly", file=sys.stderr, dynamic_ncols=True)
     try:
         for event in api.video(args.input, args.styles, out, opts):
