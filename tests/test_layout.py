@@ -11,7 +11,7 @@ from PIL import Image
 
 from painterly import images
 from painterly.declare import Control
-from painterly.frontends.cli import flags, main, render
+from painterly.frontends.cli import batch, flags, main, render, video
 from painterly.frontends.reproduce import figures, tiles
 from painterly.options import FIELD_SPECS, Options, with_preset
 
@@ -19,7 +19,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "painterly"
 
 
 def test_every_option_has_a_flag_or_a_web_control_or_is_marked_internal():
-    cli_flags = {s for a in render.parser()._actions for s in a.option_strings}
+    parsers = [render.parser(), batch.parser(), video.parser()]  # each lists the options it reads
+    cli_flags = {s for p in parsers for a in p._actions for s in a.option_strings}
     unreachable = [s.name for s in FIELD_SPECS if not (s.internal or s.flag in cli_flags or isinstance(s.web, Control))]
     assert unreachable == [], f"declare these with option(...) in options.py: {unreachable}"
 
