@@ -63,7 +63,8 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="N",
-        help="also save the image every N iterations as OUT-stem.iterN.png, and a checkpoint OUT.ckpt (default off)",
+        help="also save the image every N iterations beside OUT (out.png: out.iter00050.png), and a checkpoint "
+        "OUT.ckpt (default off)",
     )
     o.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     o.add_argument(
