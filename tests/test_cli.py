@@ -10,6 +10,7 @@ import time
 import pytest
 from PIL import Image
 
+from conftest import artwork_like, photo_like
 from painterly import __version__, images
 from painterly.frontends.cli import main
 from painterly.plan import schedule
@@ -149,6 +150,43 @@ def test_ctrl_c_saves_image_and_checkpoint_and_resume_matches_an_uninterrupted_r
     resumed = np.asarray(Image.open(out), np.float32)
     full = np.asarray(Image.open(tmp_path / "full.png"), np.float32)
     assert np.abs(resumed - full).mean() < 0.5
+
+
+def test_ctrl_c_at_a_coarse_scale_saves_the_size_asked_for_and_resume_continues_the_real_run(
+    tmp_path, monkeypatch, capsys
+):
+    import torch
+
+    from painterly.frontends.cli import render
+
+    content, style, out = tmp_path / "photo.png", tmp_path / "art.png", tmp_path / "out.png"
+    photo_like(320, 80).save(content)  # wide: a 256 px run of few pixels
+    artwork_like(256, 64).save(style)
+    args = [str(content), str(style), "-o", str(out), "--size", "256", "--iterations", "12", "-q"]
+    sides = [side for side, _ in schedule(render.flags.options_from(render.parser().parse_args(args)), 4)]
+    assert sides[0] == 128 and sides[-1] == 256  # coarse to fine: Ctrl-C at iteration 2 is at 128 px
+    save_intermediate = render.Controller._save_intermediate
+
+    def ctrl_c_at_iteration_2(self, step):
+        save_intermediate(self, step)
+        if step.iteration == 2:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(render.Controller, "_save_intermediate", ctrl_c_at_iteration_2)
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert "rendered at 128x32 px, upsampled to 256x64" in err and f"--resume {out}.ckpt" in err
+    assert Image.open(out).size == (256, 64)
+    meta = images.read_metadata(out)
+    assert meta["upsampled_from"] == "128x32" and meta["interrupted"] == "true" and meta["iteration"] == "2"
+    # the checkpoint holds the run itself, at 128 px, not the upsampled picture
+    state = torch.load(f"{out}.ckpt", weights_only=True)["state"]
+    assert state["scale_index"] == 0 and tuple(state["iterate"]["x"].shape[-2:]) == (32, 128)
+    monkeypatch.undo()
+    assert main([*args, "--resume", f"{out}.ckpt"]) == 0
+    finished = images.read_metadata(out)
+    assert finished["iterations_done"] == "12" and "upsampled_from" not in finished
+    assert Image.open(out).size == (256, 64)
 
 
 def test_resume_with_other_settings_is_refused(tmp_path, content_path, style_path, capsys):

@@ -46,7 +46,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
             if x is None:
                 x = initial_image(opts.init, content, styles, inputs.init, scale.size, opts.seed).to(device)
             else:  # coarse-to-fine: the previous scale's result, upsampled, starts this one
-                x = F.interpolate(x, size=scale.size[::-1], mode="bicubic", align_corners=False).clamp(0, 1)
+                x = upsample(x, scale.size)
             if opts.balance_layers:
                 target.balance(x)
         scale_deadline = None
@@ -82,6 +82,11 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
         done += local if scale.iterations else 0
     if opts.iterations == 0:
         yield step
+
+
+def upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """`image` (RGB 0..1, [1,3,h,w]) resized to `size` (W, H) px, bicubic, clamped to 0..1."""
+    return F.interpolate(image, size=size[::-1], mode="bicubic", align_corners=False).clamp(0, 1)
 
 
 def initial_image(

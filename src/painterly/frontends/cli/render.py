@@ -194,7 +194,8 @@ class Controller:
             self._say("interrupted before the first iteration; nothing saved")
             return EXIT_INTERRUPTED
         extra = {"iteration": str(self.last.iteration), "interrupted": "true", "loss": f"{self.last.loss:.6g}"}
-        saved = self._save(self.last.image, {**self.metadata, **extra})
+        image, upsampled = self._full_size(self.last.image)
+        saved = self._save(image, {**self.metadata, **extra, **upsampled})
         resumable = ""
         if self.at_step_boundary:
             try:
@@ -202,16 +203,37 @@ class Controller:
                 resumable = f"; continue with the same command plus --resume {self.ckpt}"
             except OutputError as exc:
                 resumable = f" (no checkpoint: {exc})"
-        self._say(f"interrupted at iteration {self.last.iteration}; best image so far saved to {saved}{resumable}")
+        self._say(
+            f"interrupted at iteration {self.last.iteration}; best image so far saved to {saved}"
+            f"{self._rendered_at(upsampled)}{resumable}"
+        )
         return EXIT_INTERRUPTED
 
     def _diverged(self, exc: DivergedError) -> int:
         if exc.best_image is None:
             self._say(f"error: {exc}")
             return EXIT_FAILED
-        saved = self._save(exc.best_image, {**self.metadata, "diverged": "true"})
-        self._say(f"error: {exc}; best image saved to {saved}")
+        image, upsampled = self._full_size(exc.best_image)
+        saved = self._save(image, {**self.metadata, "diverged": "true", **upsampled})
+        self._say(f"error: {exc}; best image saved to {saved}{self._rendered_at(upsampled)}")
         return EXIT_FAILED
+
+    def _full_size(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, str]]:
+        """`image` (RGB 0..1 [1,3,h,w]) at the output's size, and metadata saying so: a run stopped at a
+        coarser scale is upsampled, so OUT always has the size asked for ({"upsampled_from": "WxH"})."""
+        h, w = image.shape[-2:]
+        if (w, h) == self.plan.size:
+            return image, {}
+        from ...render import upsample
+
+        return upsample(image, self.plan.size), {"upsampled_from": f"{w}x{h}"}
+
+    def _rendered_at(self, upsampled: dict[str, str]) -> str:
+        """The message's note on an upsampled result: the size it was rendered at."""
+        if not upsampled:
+            return ""
+        w, h = self.plan.size
+        return f" (rendered at {upsampled['upsampled_from']} px, upsampled to {w}x{h})"
 
     def _finished(self, seconds: float) -> int:
         saved = self._save(self.last.image, self.plan.metadata(self.last))
