@@ -53,6 +53,8 @@ QUICK = [
     (["content.png", "style.png", "-o", "content.png"], 2, "is one of the input images"),
     (["score", "missing.jpg", "style.png", "content.png"], 2, "content image missing.jpg: no such file"),
     (["batch", "content.png", "--style", "missing.jpg", "-o", "out"], 2, "style missing.jpg: no such file"),
+    (["video", "missing.mp4", "style.png", "-o", "out.mp4"], 2, "video missing.mp4: no such file or folder"),
+    (["video", "content.png", "missing.jpg", "-o", "out.mp4"], 2, "style image missing.jpg: no such file"),
 ]
 
 

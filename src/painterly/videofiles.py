@@ -38,12 +38,18 @@ def _av():
     return av
 
 
-def open_clip(path: str | os.PathLike) -> Clip:
-    """Check a video file or a folder of frames and list its frames. Raises InputImageError (one line)
-    for a missing path, an empty folder, a file that is not a video or has no video stream."""
+def check_path(path: str | os.PathLike) -> Path:
+    """`path` as a Path; raises InputImageError when nothing is there (before any decoding)."""
     path = Path(path)
     if not path.exists():
         raise InputImageError(f"video {path}: no such file or folder")
+    return path
+
+
+def open_clip(path: str | os.PathLike) -> Clip:
+    """Check a video file or a folder of frames and list its frames. Raises InputImageError (one line)
+    for a missing path, an empty folder, a file that is not a video or has no video stream."""
+    path = check_path(path)
     if path.is_dir():
         names = tuple(sorted(p.name for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
         if not names:

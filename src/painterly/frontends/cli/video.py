@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from ... import images, videofiles
 from . import flags
 from .render import EXIT_INTERRUPTED
 
@@ -33,6 +34,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args, opts = flags.parse(parser(), argv)
+    videofiles.check_path(args.input)
+    for style in args.styles:
+        images.check_file(style, "style image")
     out = Path(args.output)
     if out.resolve() == Path(args.input).resolve() or out.resolve() in [Path(s).resolve() for s in args.styles]:
         raise flags.UsageError(f"output {out} is one of the inputs: it would be overwritten")
