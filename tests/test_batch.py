@@ -147,3 +147,14 @@ def test_ctrl_c_keeps_finished_images_and_the_same_command_continues(folder):
     assert _report(out)["interrupted"] is True
     assert subprocess.run(argv, capture_output=True).returncode == 0
     assert _report(out)["counts"]["skipped"] == len(kept) and len(_outputs(out)) == 6
+
+
+def test_few_iterations_get_the_single_renders_hint_once_per_batch(folder, capsys):
+    photo, art = folder / "photos" / "p0.png", folder / "art0.png"
+    assert main([str(photo), str(art), "-o", str(folder / "one.png"), "--size", "48", "--iterations", "3"]) == 0
+    single = [line for line in capsys.readouterr().err.splitlines() if "hint:" in line]
+    argv = ["batch", str(folder / "photos"), "--style", str(art), "-o", str(folder / "out")]
+    assert main([*argv, "--size", "48", "--iterations", "3"]) == 0
+    hints = [line for line in capsys.readouterr().err.splitlines() if "hint:" in line]
+    assert len(single) == 1 and "3 iterations from noise are few" in single[0]
+    assert hints == single  # three photos, one hint

@@ -270,14 +270,19 @@ ART_WORDS = ("style", "artwork", "painting", "starry", "scream", "gogh", "monet"
 PHOTO_WORDS = ("photo", "content", "img_", "dsc", "pxl_", "camera")
 
 
-def _advice(inputs: Inputs, opts: Options) -> list[str]:
-    """One-line hints about a run that will probably not give the picture the user wants."""
-    notes = []
+def few_iterations_hint(opts: Options) -> str | None:
+    """The hint for a run started from noise with too few iterations for the photo to form, else None."""
     if 0 < opts.iterations < FEW_ITERATIONS and opts.init == "noise":
-        notes.append(
+        return (
             f"{opts.iterations} iterations from noise are few: the photo only shows after about {FEW_ITERATIONS} "
             f"(the default {Options().iterations} gives a finished picture at any size)"
         )
+    return None
+
+
+def _advice(inputs: Inputs, opts: Options) -> list[str]:
+    """One-line hints about a run that will probably not give the picture the user wants."""
+    notes = [hint for hint in (few_iterations_hint(opts),) if hint]
     content, style = Path(inputs.content_name).stem.lower(), Path(inputs.style_names[0]).stem.lower()
     if (
         any(w in content for w in ART_WORDS)

@@ -115,6 +115,8 @@ def main(argv: list[str]) -> int:
     from ... import batch
 
     todo, skipped = batch.pending(jobs, out_dir)
+    if not args.quiet:
+        _hint(todo)
     report = Report(out_dir, Path(args.report) if args.report else out_dir / "painterly-batch.json", args)
     report.add(skipped)
     for entry in bad:
@@ -135,6 +137,14 @@ def main(argv: list[str]) -> int:
         print("painterly: interrupted; finished images are kept: run the same command to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_FAILED if report.failures(bad) else 0
+
+
+def _hint(todo: list[batch.Job]) -> None:
+    """The single render's advice that holds for a whole batch's settings (few iterations), once each."""
+    from ...plan import few_iterations_hint
+
+    for hint in dict.fromkeys(filter(None, (few_iterations_hint(job.options) for job in todo))):
+        print(f"painterly: hint: {hint}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, todo: list[batch.Job], out_dir: Path, bar):
