@@ -89,3 +89,17 @@ def test_the_speed_is_measured_once_and_kept(monkeypatch, tmp_path):
     assert json.loads(cached.read_text())["per_pixel"] == first.per_pixel
     monkeypatch.setattr(speed, "_calibrate", lambda *a: pytest.fail("measured again"))
     assert speed.measure(options) == first
+
+
+def test_a_size_too_large_even_in_tiles_says_why_and_what_would_fit(tmp_path, pictures, capsys, monkeypatch):
+    """`--size 12000` said only "needs about 311.9 GiB ... try --size 2903": not why tiling could not
+    rescue it, nor that Adam (no history) would."""
+    from painterly import network
+
+    monkeypatch.setattr(network, "build", lambda *a, **k: pytest.fail("the network was built for a refused run"))
+    argv = [*pictures, "-o", str(tmp_path / "o.png"), "--size", "5000", "--max-memory", "5G", "--precision", "fp32"]
+    assert main(argv) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.count("\n") == 0 and "even in tiles of 256 px" in line and "image-sized buffers" in line
+    assert "--optimizer adam keeps no history and fits" in line and "try --size" in line
+    assert main([*argv, "--optimizer", "adam", "--show-plan", "-q"]) == 0  # and it does fit

@@ -327,6 +327,28 @@ def _fit_memory(opts: Options, size: tuple[int, int]) -> Options:
     need = resources.estimate(size[0], size[1], history, bf16, opts.tile)[1]
     limit = "--max-memory" if opts.max_memory is not None else "available memory"
     raise ResourceError(
-        f"{size[0]}x{size[1]} needs about {need / 2**30:.1f} GiB, more than the {limit}; "
-        f"try --size {fits} (or --auto-size)"
+        f"{size[0]}x{size[1]} needs about {need / 2**30:.1f} GiB, more than the {limit}"
+        f"{_why_tiles_do_not_fit(opts, size, history, bf16)}; try --size {fits} (or --auto-size)"
     )
+
+
+def _why_tiles_do_not_fit(opts: Options, size: tuple[int, int], history: int, bf16: bool) -> str:
+    """Why even the smallest tiles do not fit: tiles shrink the network's memory, not the buffers
+    of the whole image's size (the image, its gradient, the optimiser's history); and whether
+    Adam, which keeps no history, would fit."""
+    tile = opts.tile or TILES[-1]
+    if tile >= max(size):
+        return ""
+    tiled = resources.estimate(*size, history, bf16, tile)[1]
+    buffers = resources.image_buffer_bytes(*size, history)
+    why = (
+        f", {tiled / 2**30:.1f} GiB even in tiles of {tile} px: tiles shrink the network's share, not the "
+        f"image-sized buffers (the image, its gradient and {history} L-BFGS pairs: {buffers / 2**30:.1f} GiB)"
+        if opts.optimizer == "lbfgs"
+        else f", {tiled / 2**30:.1f} GiB even in tiles of {tile} px (the image-sized buffers alone: "
+        f"{buffers / 2**30:.1f} GiB)"
+    )
+    adam = resources.estimate(*size, 1, bf16, tile)[1]
+    if opts.optimizer == "lbfgs" and resources.fits(*size, 1, opts.max_memory, bf16, tile):
+        why += f"; --optimizer adam keeps no history and fits ({adam / 2**30:.1f} GiB)"
+    return why

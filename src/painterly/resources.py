@@ -39,6 +39,12 @@ def estimate(width: int, height: int, history: int = 20, bf16: bool = False, til
     )
 
 
+def image_buffer_bytes(width: int, height: int, history: int) -> float:
+    """Bytes of the buffers as large as the whole image that tiling cannot shrink: the image, its
+    gradient, the best image and the like, and L-BFGS's `history` pairs of image-sized vectors."""
+    return width * height * (IMAGE_BYTES_PER_PIXEL + 3 * OPTIMIZER_BYTES_PER_VALUE * history)
+
+
 def disk_bytes(width: int, height: int, history: int, checkpoints: bool) -> float:
     """Free disk space a run needs for its output (an uncompressed W x H image at most) and, with
     `checkpoints`, intermediate images plus a checkpoint (L-BFGS history of float32 images)."""
