@@ -66,3 +66,14 @@ def test_reproduce_reports_a_bad_input_before_any_work(tmp_path, capsys):
     code = cli.main(["reproduce", "--images", str(inputs), "--out", str(tmp_path / "out"), "--size", "48"])
     err = capsys.readouterr().err
     assert code == 2 and "art-c.jpg" in err and not list((tmp_path / "out").glob("tiles/*"))
+
+
+def test_reproduce_writes_only_the_figures_asked_for(tmp_path):
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    photo_like(64, 48).save(inputs / "photo.png")  # one photograph: Fig. 7 would need scikit-image's
+    artwork_like().save(inputs / "art.png")
+    argv = ["reproduce", "--images", str(inputs), "--out", str(out), "--size", "48", "--iterations", "3", "-q"]
+    assert cli.main([*argv, "--figures", "3"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["fig3.png", "index.html", "tiles"]
+    assert len(list((out / "tiles").glob("*.png"))) == 1

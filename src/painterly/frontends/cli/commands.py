@@ -166,8 +166,8 @@ def reproduce(argv: list[str]) -> int:
     if not wanted or not wanted <= {3, 4, 5, 6, 7}:
         raise flags.UsageError(f"--figures: expected numbers from 3 to 7, got {args.figures!r}")
     base = flags.options_from(args, REPRODUCE_DEFAULTS)
-    src = rep.choose_sources(args.images, args.out, args.photo, args.artwork, args.look)
-    plan = [f for f in figures.plan(src.photo, src.artworks, src.look, src.artwork) if f.number in wanted]
+    src = rep.choose_sources(args.images, args.out, args.photo, args.artwork, args.look, look_wanted=7 in wanted)
+    plan = figures.plan(src.photo, src.artworks, src.look, src.artwork, wanted)
     started = time.monotonic()
     rendered = _render_tiles(plan, args.out, base, args.quiet)
     if rendered is None:

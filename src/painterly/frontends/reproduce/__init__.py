@@ -24,7 +24,7 @@ class Sources:
 
     photo: Path
     artworks: list[Path]
-    look: Path  # Fig. 7's second photograph
+    look: Path | None  # Fig. 7's second photograph (None: Fig. 7 not wanted)
     artwork: Path | None  # the style of Figs. 4-6 (None: the first artwork)
 
 
@@ -37,11 +37,17 @@ def find_inputs(directory: Path) -> tuple[list[Path], list[Path]]:
 
 
 def choose_sources(
-    folder: Path, out: Path, photo: Path | None = None, artwork: Path | None = None, look: Path | None = None
+    folder: Path,
+    out: Path,
+    photo: Path | None = None,
+    artwork: Path | None = None,
+    look: Path | None = None,
+    look_wanted: bool = True,
 ) -> Sources:
     """Pick the photograph, artworks and Fig. 7's look from `folder` (explicit choices win), writing
-    scikit-image's coffee photo into `out` when there is no second photograph. Every chosen file
-    is checked here, so a bad input is reported before hours of work."""
+    scikit-image's coffee photo into `out` when there is no second photograph and `look_wanted`
+    (Fig. 7 is to be made). Every chosen file is checked here, so a bad input is reported before
+    hours of work."""
     if not folder.is_dir():
         raise OptionsError(f"--images {folder}: not a directory")
     photos, artworks = find_inputs(folder)
@@ -55,7 +61,7 @@ def choose_sources(
         raise OptionsError("--out must not be the --images directory")
     out.mkdir(parents=True, exist_ok=True)
     look = look or next((q for q in photos if q != photo), None)
-    if look is None:
+    if look is None and look_wanted:
         look = images.save(samples.photo(LOOK_SAMPLE), out / f"look-{LOOK_SAMPLE}.png")
     for path in (photo, look, artwork, *artworks):
         if path is not None:

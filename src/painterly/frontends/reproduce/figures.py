@@ -6,6 +6,7 @@ that differ from the run's base options. Nothing here renders or draws.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,15 +139,26 @@ def figure7(photo: Path, look: Path) -> Figure:
     )
 
 
-def plan(photo: Path, artworks: list[Path], look: Path, artwork: Path | None = None) -> list[Figure]:
-    """All five figures. `artwork` (default the first) is the style for Figs. 4-6."""
+NUMBERS = (3, 4, 5, 6, 7)
+
+
+def plan(
+    photo: Path,
+    artworks: list[Path],
+    look: Path | None,
+    artwork: Path | None = None,
+    numbers: Collection[int] = NUMBERS,
+) -> list[Figure]:
+    """The figures `numbers` (default all five), in order. `artwork` (default the first) is the style
+    for Figs. 4-6; `look` is needed only for Fig. 7."""
     if not artworks:
         raise ValueError("at least one artwork is needed")
     main = artwork or artworks[0]
-    return [
-        figure3(photo, artworks),
-        figure4(photo, main),
-        figure5(photo, main),
-        figure6(photo, main),
-        figure7(photo, look),
-    ]
+    make = {
+        3: lambda: figure3(photo, artworks),
+        4: lambda: figure4(photo, main),
+        5: lambda: figure5(photo, main),
+        6: lambda: figure6(photo, main),
+        7: lambda: figure7(photo, look),
+    }
+    return [make[n]() for n in sorted(numbers)]
