@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_PIN := torch==2.13.0
+DEMO := out/demo.png
+PACKAGE_SOURCES := $(wildcard src/painterly/*.py src/painterly/*/*.py src/painterly/*/*/*.py)
 
 .PHONY: install demo test test-avx2 lint bench bench-web format web
+
+# A recipe that fails or is stopped leaves no target behind: a demo run stopped with Ctrl-C saves its
+# best image so far, which must not count as the finished demo.
+.DELETE_ON_ERROR:
 
 install: $(VENV)/.installed
 
@@ -22,9 +28,12 @@ $(VENV)/.installed: $(VENV)/.base
 	$(PY) -m pip install -q -e '.[test,web,video,ray]'
 	touch $@
 
-demo: $(VENV)/.base
-	mkdir -p out
-	$(VENV)/bin/painterly demo -o out/demo.png --overwrite
+# The demo image is made once, and again only when the package or its install changed.
+demo: $(DEMO)
+
+$(DEMO): $(VENV)/.base $(PACKAGE_SOURCES)
+	mkdir -p $(@D)
+	$(VENV)/bin/painterly demo -o $@ --overwrite
 
 # Two test processes, each test file in one of them (a file's server or cluster is started once).
 test: install
