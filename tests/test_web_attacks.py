@@ -188,14 +188,15 @@ def test_a_run_on_another_users_file_is_refused_without_naming_it(tmp_path, monk
     import gradio as gr
 
     import painterly
-    from painterly.frontends import web, webguard
+    from painterly.frontends import web
+    from painterly.frontends.studio import Studio
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "cache"))
     hers, his = tmp_path / "cache" / "a1" / "alice-photo.png", tmp_path / "cache" / "b2" / "art.png"
     for path, image in ((hers, photo_like()), (his, artwork_like())):
         path.parent.mkdir(parents=True)
         image.save(path)
-    studio = webguard.Studio()
+    studio = Studio()
     studio.owners.add("alice", hers)
     studio.owners.add("bob", his)
     alice, bob = SimpleNamespace(username="alice"), SimpleNamespace(username="bob")
@@ -252,9 +253,10 @@ def test_joins_checked_before_any_is_queued_admit_exactly_the_limit():
 
     import gradio as gr
 
-    from painterly.frontends import web, webguard
+    from painterly.frontends import web
+    from painterly.frontends.studio import Studio
 
-    studio = webguard.Studio(max_per_user=2)
+    studio = Studio(max_per_user=2)
     check = web._queue_limit(studio, SimpleNamespace(_queue=None))  # an empty queue
     bob = SimpleNamespace(username="bob")
 

@@ -207,7 +207,10 @@ def _budget_candidates(opts: Options) -> Iterator[tuple[int, float]]:
 def forecast(plan: Plan) -> str:
     """The time `plan` will take here, for people: 'about 3.7 min here: 51 passes of 4.4 s', and
     for a long run what a smaller size would take."""
-    speed = measure(plan.options)
+    opts = plan.options
+    # The network the run will use, loaded now (once per process): a bad weights file fails here.
+    network.build(opts, [*opts.content_layers, *opts.style_layers], network.pick_device(opts.device))
+    speed = measure(opts)
     seconds = plan_seconds(plan, speed)
     line = f"{describe(seconds)} here: {seconds / speed.pass_seconds:.0f} passes of {speed.pass_seconds:.1f} s"
     side = plan.options.size

@@ -22,6 +22,7 @@ from ..errors import OptionsError, PainterlyError
 from ..options import INITS, PRESETS, SPECS, Control, Options, Spec, coerce_changes
 from ..plan import Plan, load_inputs
 from . import webguard
+from .studio import Studio, release_memory, runs_of
 
 DEFAULTS = Options()
 MAX_FILE_SIZE = "25mb"  # per upload; Gradio refuses larger files before they reach the handler
@@ -176,7 +177,7 @@ def _with_request(fn, names: Sequence[str]):
     return fn
 
 
-def _run_handler(server: Options, max_pixels: int, studio: webguard.Studio):
+def _run_handler(server: Options, max_pixels: int, studio: Studio):
     def run(content, styles, *values):
         """Stream (preview, progress text, download) while the run goes on."""
         *controls, request = values
@@ -196,16 +197,16 @@ def _run_handler(server: Options, max_pixels: int, studio: webguard.Studio):
                 raise _error(_private(str(exc), [content, *styles])) from None
             finally:
                 studio.trim(request)
-                webguard.release_memory()
+                release_memory()
 
     return _with_request(run, ("content", "styles", *CONTROLS))
 
 
-def _queue_limit(studio: webguard.Studio, page: gr.Blocks):
+def _queue_limit(studio: Studio, page: gr.Blocks):
     def check(*values):
         """Refuse a run at joining the queue when its user has `max_per_user` waiting or running."""
         user = getattr(values[-1], "username", None)
-        if not studio.admit(user, webguard.runs_of(page, user)):
+        if not studio.admit(user, runs_of(page, user)):
             n = studio.max_per_user
             raise _error(f"You have {n} run{'s' if n > 1 else ''} queued or running, the most per user; wait for one.")
         return [gr.validate(True, "") for _ in values[:-1]]
@@ -213,7 +214,7 @@ def _queue_limit(studio: webguard.Studio, page: gr.Blocks):
     return _with_request(check, ("content", "styles", *CONTROLS))
 
 
-def _demo_handler(studio: webguard.Studio):
+def _demo_handler(studio: Studio):
     folder = Path(tempfile.mkdtemp(prefix="painterly-web-demo-"))  # this server's own (0700), not a shared name
 
     def demo(request: gr.Request) -> tuple[str, list[str]]:
@@ -243,7 +244,7 @@ def build_app(
     max_side: int = MAX_SIDE,
     max_pixels: int = MAX_PIXELS,
     server: Options = DEFAULTS,
-    studio: webguard.Studio | None = None,
+    studio: Studio | None = None,
 ) -> gr.Blocks:
     """The page: inputs and controls on the left, the forming picture and losses on the right.
 
@@ -251,7 +252,7 @@ def build_app(
     `max_queue` waiting; outputs up to `max_side` px, inputs up to `max_pixels` pixels each;
     `server` holds the settings users cannot change; `studio` a shared server's per-user limits.
     """
-    studio = studio or webguard.Studio()
+    studio = studio or Studio()
     with gr.Blocks(title="painterly", analytics_enabled=False, delete_cache=CACHE_CLEANUP) as app:
         gr.Markdown(
             "## painterly\nNeural style transfer (Gatys, Ecker & Bethge 2016): the photo is re-drawn so its "
@@ -333,7 +334,7 @@ def serve(
     port: int = 7860,
     block: bool = True,
     auth=None,
-    studio: webguard.Studio | None = None,
+    studio: Studio | None = None,
 ) -> gr.Blocks:
     """Start `app` (from `build_app`) on host:port (loopback unless told otherwise); with `block`,
     serve until Ctrl-C, else return the running app (see `wait`). With `auth` ((name, password) ->
@@ -346,7 +347,7 @@ def serve(
         signed_in = dict(
             auth=auth,
             auth_message="Sign in with the name and password the server's owner gave you.",
-            app_kwargs={"middleware": [Middleware(webguard.Guard, studio=studio or webguard.Studio())]},
+            app_kwargs={"middleware": [Middleware(webguard.Guard, studio=studio or Studio())]},
         )
     app.launch(
         **signed_in,

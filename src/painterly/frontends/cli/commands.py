@@ -272,7 +272,7 @@ def web(argv: list[str]) -> int:
     per_user = args.max_queue_per_user if users else None  # without sign-in there are no users to tell apart
     max_disk = parse_bytes(args.max_disk)
     share = parse_bytes(args.max_disk_per_user) if args.max_disk_per_user else max_disk / len(users or [None])
-    studio = webui.webguard.Studio(per_user, max_disk, args.keep_hours * 3600, share)
+    studio = webui.Studio(per_user, max_disk, args.keep_hours * 3600, share)
     try:
         page = webui.build_app(
             concurrency=args.concurrency,

@@ -101,8 +101,6 @@ def main(argv: list[str]) -> int:
     if args.show_plan or (not args.quiet and any(s.tile for s in decided.scales)):
         print("\n".join(f"painterly: plan: {line}" for line in decided.describe()), file=sys.stderr)
     if args.show_plan or not args.quiet:
-        if not speed.measured(decided.options):
-            print("painterly: measuring this machine's speed (once, a few seconds)", file=sys.stderr)
         print(f"painterly: {speed.forecast(decided)}", file=sys.stderr)
     if args.show_plan:
         return 0
