@@ -28,9 +28,10 @@ from .options import Options
 from .plan import LADDER, MULTISCALE_FROM, Inputs, Plan, make_plan, style_side
 
 PASS_PIXELS = 512 * 384
-CALIBRATION_SIZES = ((128, 96), (384, 288))  # W x H: small, where the fixed cost shows, and large
-EVALUATIONS_PER_ITERATION = {"lbfgs": 1.2, "adam": 1.0}  # measured: L-BFGS's strong-Wolfe line search
-FIRST_SCALE_EVALUATIONS = 10  # evaluations the first scale's line search adds (optimize.SEARCH_FIRST)
+CALIBRATION_SIZES = ((128, 96), (256, 192), (384, 288))  # W x H: a line fitted through their times
+CALIBRATION_SECONDS = 1.0  # timed per size at least (the best evaluation counts: a busy moment does not)
+LINE_SEARCH_EVALUATIONS = 1.3  # per iteration, with L-BFGS's strong-Wolfe line search (the paper's)
+FIRST_SCALE_EVALUATIONS = 4  # the line search of the first scale's first iterations (optimize.SEARCH_FIRST)
 FORWARD_SHARE = 0.4  # a forward pass alone (a target's features), as a share of forward + backward
 
 
@@ -99,28 +100,35 @@ def _calibrate(options: Options, device: torch.device, setting: str) -> Speed:
     network.build(options, layers, device)
     load = time.perf_counter() - start
     image = photo("chelsea")
-    seconds = []
+    pixels, seconds = [], []
     for w, h in CALIBRATION_SIZES:
         target = objective.build(image, [image], options.replace(balance_layers=False), (w, h), device)
         x = torch.rand(1, 3, h, w, device=device, requires_grad=True)
-        times = []
-        for _ in range(3):  # the first builds the kernels for this shape: the best of the next two counts
+        times = []  # the first builds the kernels for this shape: the best of the rest counts, at least
+        while len(times) < 4 or sum(times[1:]) < CALIBRATION_SECONDS and len(times) < 20:  # 1 s of them
             begin = time.perf_counter()
             target(x).total.backward()
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - begin)
+        pixels.append(w * h)
         seconds.append(min(times[1:]))
-    (w0, h0), (w1, h1) = CALIBRATION_SIZES
-    per_pixel = max(0.0, (seconds[1] - seconds[0]) / (w1 * h1 - w0 * h0))
-    fixed = max(0.0, seconds[0] - per_pixel * w0 * h0)
+    per_pixel, fixed = _line(pixels, seconds)
     return Speed(fixed, per_pixel, load, setting)
+
+
+def _line(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """(slope, intercept) of the least-squares line through (xs, ys), neither below 0."""
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    slope = max(slope, 0.0)
+    return slope, max(0.0, my - slope * mx)
 
 
 def plan_seconds(plan: Plan, speed: Speed) -> float:
     """Seconds `plan` will take here, network loading included."""
     opts = plan.options
-    per_iteration = EVALUATIONS_PER_ITERATION.get(opts.optimizer, 1.0)
+    per_iteration = LINE_SEARCH_EVALUATIONS if opts.optimizer == "lbfgs" and opts.line_search else 1.0
     total = speed.load
     for k, scale in enumerate(plan.scales):
         w, h = scale.size
