@@ -105,3 +105,13 @@ def test_a_size_too_large_even_in_tiles_says_why_and_what_would_fit(tmp_path, pi
     monkeypatch.setattr(speed, "measure", lambda options: SLOW)
     monkeypatch.setattr(network, "build", lambda *a, **k: None)  # the plan only: nothing is rendered
     assert main([*argv, "--optimizer", "adam", "--show-plan"]) == 0  # and it does fit
+
+
+def test_a_budget_for_few_iterations_starts_from_the_photo(slow_machine, pictures):
+    """From noise the photo needs about 100 iterations to form: a budget that allows fewer starts
+    from the photo instead, and says so (the old budget gave noise with a tower gone)."""
+    full = speed.plan_seconds(api.plan(*pictures, size=512), SLOW)
+    decided = api.plan(*pictures, size=512, time_budget=full / 6)
+    assert decided.options.iterations < 100 and decided.options.init == "content"
+    assert any("starting from the photo" in note for note in decided.notes)
+    assert api.plan(*pictures, size=512, time_budget=0.7 * full).options.init == "noise"

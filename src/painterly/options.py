@@ -70,7 +70,8 @@ class Options:
         web=Control(f"Coarse-to-fine from {MULTISCALE_FROM} px", advanced=True),
     )  # fmt: skip
     time_budget: float | None = option(
-        None, "seconds", "stop when this many seconds are spent, shared over the scales (default: no limit)",
+        None, "seconds", "finish within this many seconds: planned from this machine's measured speed (fewer "
+        "iterations, else a smaller size, said before it starts), stopped at the budget if slower (default: no limit)",
         OPTIMISATION, metavar="SECONDS", web=Control("Time budget (s)", minimum=0, info="0 = none", value=0),
     )  # fmt: skip
     stop_tolerance: float = option(

@@ -5,7 +5,7 @@ pixels takes about `fixed + per_pixel * P` seconds; both are measured once per m
 (CPU model, kernel ISA, torch version, threads, device, precision) by timing evaluations at two
 sizes, and cached on disk like the bf16 calibration (`network.cpu_bf16_pays`). A plan's time is
 then the sum over its scales of iterations x evaluations per iteration x one evaluation at that
-scale (tiled scales evaluate every crop twice: once for the global Grams, once for the gradient),
+scale (a tiled scale runs every crop forward for the global Grams, then forward and backward),
 plus each scale's set-up (the targets' forward passes). A *pass*, the unit of bench/passes.py, is
 one evaluation at 512x384.
 """
@@ -25,7 +25,7 @@ import torch
 from . import files, network, tiling, vgg
 from .errors import OutputError
 from .options import Options
-from .plan import LADDER, MULTISCALE_FROM, Inputs, Plan, make_plan, style_side
+from .plan import FEW_ITERATIONS, LADDER, MULTISCALE_FROM, Inputs, Plan, make_plan, style_side
 
 PASS_PIXELS = 512 * 384
 CALIBRATION_SIZES = ((128, 96), (256, 192), (384, 288))  # W x H: a line fitted through their times
@@ -142,10 +142,11 @@ def plan_seconds(plan: Plan, speed: Speed) -> float:
 
 
 def _tiled(size: tuple[int, int], tile: int, speed: Speed) -> float:
-    """Seconds of one tiled evaluation: every crop (tile and halo) through the network twice."""
+    """Seconds of one tiled evaluation: every crop (tile and halo) forward for the global Grams,
+    then forward and backward for the gradient."""
     w, h = size
-    crops = tiling.layout(h, w, tile)
-    return 2 * sum(speed.evaluation(min(w, tile + 2 * tiling.HALO) * min(h, tile + 2 * tiling.HALO)) for _ in crops)
+    crops = [(y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in (t.crop for t in tiling.layout(h, w, tile))]
+    return sum((1 + FORWARD_SHARE) * speed.evaluation(pixels) for pixels in crops)
 
 
 def _style_size(plan: Plan, size: tuple[int, int]) -> tuple[int, int]:
@@ -187,13 +188,17 @@ def decide(inputs: Inputs, options: Options) -> Plan:
     opts = plan.options
     for side, share in _budget_candidates(opts):
         iterations = max(1, round(opts.iterations * share))
-        candidate = make_plan(inputs, opts.replace(size=side, iterations=iterations))
+        # From noise the photo needs about FEW_ITERATIONS to form: with fewer, start from the photo.
+        init = "content" if opts.init == "noise" and iterations < FEW_ITERATIONS else opts.init
+        candidate = make_plan(inputs, opts.replace(size=side, iterations=iterations, init=init))
         seconds = plan_seconds(candidate, speed)
         if seconds <= budget * BUDGET_SAFETY:
             break
     cut = f"{iterations} of the {opts.iterations} iterations" + (
         f" at {side} px instead of {opts.size}" if side != opts.size else ""
     )
+    if init != opts.init:
+        cut += ", starting from the photo (from noise it would not form in so few)"
     note = f"the time budget of {budget:.0f} s fits {cut} here ({describe(seconds)}; all of it: {describe(full)})"
     return dataclasses.replace(candidate, notes=(*candidate.notes, note))
 

@@ -70,7 +70,8 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument(
         "--show-plan",
         action="store_true",
-        help="print the plan (scales, iterations, tiles, memory) and stop without rendering",
+        help="print the plan (scales, iterations, tiles, memory) and the time it takes on this machine "
+        "(measured once), and stop without rendering",
     )
     o.add_argument(
         "--resume",
