@@ -167,9 +167,9 @@ def describe(seconds: float) -> str:
 
 QUICK_SECONDS = 120.0  # a run longer than this gets a hint of a size that takes about this long
 QUICK_SIDE = 256  # px: the smallest size such a hint offers
-BUDGET_SHARES = (1.0, 0.8, 0.65, 0.5)  # of the iterations asked for, tried in turn before a smaller size
-LAST_RESORT_SHARES = (0.4, 0.3, 0.2, 0.1, 0.05)
-BUDGET_SAFETY = 0.85  # plan for this share of the budget: the estimate is good to about 20 %
+BUDGET_SHARES = (1.0, 0.8, 0.65, 0.5, 0.35, 0.25)  # of the iterations asked for, before a smaller size
+LAST_RESORT_SHARES = (0.2, 0.15, 0.1, 0.05)
+BUDGET_SAFETY = 0.8  # plan for this share of the budget: the estimate is good to about 20 %
 
 
 def decide(inputs: Inputs, options: Options) -> Plan:
@@ -188,8 +188,10 @@ def decide(inputs: Inputs, options: Options) -> Plan:
     opts = plan.options
     for side, share in _budget_candidates(opts):
         iterations = max(1, round(opts.iterations * share))
-        # From noise the photo needs about FEW_ITERATIONS to form: with fewer, start from the photo.
-        init = "content" if opts.init == "noise" and iterations < FEW_ITERATIONS else opts.init
+        # A run cut short keeps more of the photo when it starts from it (measured: content_rel 1.13
+        # from the photo, 1.22 from noise, 110 iterations at 512 px); from noise with fewer than
+        # FEW_ITERATIONS the photo does not form at all.
+        init = "content" if opts.init == "noise" and (share < 1 or iterations < FEW_ITERATIONS) else opts.init
         candidate = make_plan(inputs, opts.replace(size=side, iterations=iterations, init=init))
         seconds = plan_seconds(candidate, speed)
         if seconds <= budget * BUDGET_SAFETY:
@@ -198,15 +200,17 @@ def decide(inputs: Inputs, options: Options) -> Plan:
         f" at {side} px instead of {opts.size}" if side != opts.size else ""
     )
     if init != opts.init:
-        cut += ", starting from the photo (from noise it would not form in so few)"
+        cut += ", starting from the photo (it keeps more of it in fewer iterations)"
     note = f"the time budget of {budget:.0f} s fits {cut} here ({describe(seconds)}; all of it: {describe(full)})"
     return dataclasses.replace(candidate, notes=(*candidate.notes, note))
 
 
 def _budget_candidates(opts: Options) -> Iterator[tuple[int, float]]:
-    """(size, share of the iterations) to try for a time budget, best first: fewer iterations, down
-    to half (from noise the photo needs about 100), then each smaller rung of the ladder down to
-    MULTISCALE_FROM (below it a run is one scale, which costs more), then fewer iterations still."""
+    """(size, share of the iterations) to try for a time budget, best first: fewer iterations at
+    the size asked for, then each smaller rung of the ladder down to MULTISCALE_FROM (below it a
+    run is one scale, which costs more), then fewer iterations still. Measured on tubingen +
+    starry_night at 512 px (nst_eval): 110 iterations from the photo scored content_rel 1.13 /
+    style_rel 0.22, 362 px upsampled 1.22 / 0.35: the size asked for is kept as long as it can be."""
     sides = [opts.size]
     while round(sides[-1] / LADDER) >= MULTISCALE_FROM:
         sides.append(round(sides[-1] / LADDER))
