@@ -373,3 +373,20 @@ def test_a_plain_path_instead_of_handle_file_is_a_clear_error(server, inputs):
         client.predict(content=inputs[0], styles=[inputs[1]], size=64, iterations=1, api_name="/stylize")
     assert "send files with gradio_client.handle_file(path)" in str(info.value)
     assert "pydantic" not in str(info.value)
+
+
+def test_every_preview_has_the_size_asked_for_so_a_cancel_keeps_it(tmp_path):
+    """The previews of a coarse-to-fine run were the coarse scale's size: a run cancelled early
+    kept a 128 px picture of a 256 px request. Now each is upsampled, and says from what size."""
+    from painterly import api
+    from painterly.frontends import web
+
+    photo, art = tmp_path / "photo.png", tmp_path / "art.png"
+    photo_like(128, 96).save(photo)
+    artwork_like().save(art)
+    decided = api.plan(str(photo), str(art), size=256, iterations=8)
+    assert len(decided.scales) > 1
+    made = [images.read_metadata(path) | {"size": Image.open(path).size} for path, _ in web.stylize_stream(
+        decided, tmp_path, preview_every=1)]  # fmt: skip
+    assert all(m["size"] == decided.size for m in made)
+    assert made[0]["upsampled_from"] == "128x96" and "upsampled_from" not in made[-1]

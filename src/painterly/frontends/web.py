@@ -16,11 +16,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import gradio as gr
+from PIL import Image
 
 from .. import api, images, samples, speed
 from ..errors import OptionsError, PainterlyError
 from ..options import INITS, PRESETS, SPECS, Control, Options, Spec, coerce_changes
 from ..plan import Plan, load_inputs
+from ..render import upsample
 from . import webguard
 from .studio import Studio, release_memory, runs_of
 
@@ -160,12 +162,22 @@ def stylize_stream(
     last = None
     for last in api.render(plan):
         if last.iteration - (shown or 0) >= preview_every or time.monotonic() - last_shown >= preview_seconds:
-            images.save(images.to_image(last.image), out, {**plan.metadata(last), "partial": "true"})
+            image, upsampled = _at_size(plan, last)
+            images.save(image, out, {**plan.metadata(last), **upsampled, "partial": "true"})
             shown, last_shown = last.iteration, time.monotonic()
             yield str(out), progress_text(last, started) + notes
     if last is not None:
         images.save(images.to_image(last.image), out, plan.metadata(last))
         yield str(out), progress_text(last, started, done=True) + notes
+
+
+def _at_size(plan: Plan, step) -> tuple[Image.Image, dict[str, str]]:
+    """The step's image at the output's size: a coarse scale's is upsampled (and says from what
+    size), so the preview does not jump in size and a cancelled run keeps the size asked for."""
+    w, h = step.image.shape[3], step.image.shape[2]
+    if (w, h) == plan.size:
+        return images.to_image(step.image), {}
+    return images.to_image(upsample(step.image, plan.size)), {"upsampled_from": f"{w}x{h}"}
 
 
 def _with_request(fn, names: Sequence[str]):
