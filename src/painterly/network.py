@@ -8,12 +8,13 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 
-from . import images, samples, vgg
-from .errors import ResourceError
+from . import files, images, samples, vgg
+from .errors import OutputError, ResourceError
 from .options import BF16_FLAGS, Options
 
 NORMALISATION_SIZE = 256  # long side of the sample photos used for the normalised network
@@ -85,20 +86,36 @@ def cpu_bf16_pays() -> bool:
     if not native_bf16_cpu():
         return False
     setting = f"{cpu_model()} {kernel_isa()} {torch.__version__} {torch.get_num_threads()}"
-    key = hashlib.sha256(setting.encode()).hexdigest()[:16]
-    path = vgg.cache_dir() / f"bf16-{key}.json"
+
+    def calibrate() -> dict:
+        fp32, bf16 = _conv_seconds(False), _conv_seconds(True)
+        return {"pays": bf16 * 1.25 < fp32, "fp32_s": fp32, "bf16_s": bf16}
+
+    return bool(measured_once("bf16", setting, calibrate, ("pays",))["pays"])
+
+
+def measurement_path(kind: str, setting: str) -> Path:
+    """Where the measurement `kind` of this machine `setting` is cached."""
+    return vgg.cache_dir() / f"{kind}-{hashlib.sha256(setting.encode()).hexdigest()[:16]}.json"
+
+
+def measured_once(kind: str, setting: str, measure: Callable[[], dict], fields: Sequence[str]) -> dict:
+    """`measure()`'s answer for this machine `setting` (CPU, kernels, torch, ...), read from the cache
+    when it holds all of `fields`, else measured now and cached (atomically: runs may race)."""
+    path = measurement_path(kind, setting)
     try:
-        return bool(json.loads(path.read_text())["pays"])
-    except (OSError, ValueError, KeyError):
+        cached = json.loads(path.read_text())
+        if isinstance(cached, dict) and set(fields) <= set(cached):
+            return cached
+    except (OSError, ValueError):
         pass
-    fp32, bf16 = _conv_seconds(False), _conv_seconds(True)
-    pays = bf16 * 1.25 < fp32
+    value = measure()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"pays": pays, "fp32_s": fp32, "bf16_s": bf16}))
-    except OSError:
-        pass  # a read-only cache only costs the calibration again
-    return pays
+        files.write_text_atomic(path, json.dumps(value), f"{kind} cache")
+    except (OSError, OutputError):
+        pass  # a read-only cache only costs the measurement again
+    return value
 
 
 def _conv_seconds(bf16: bool, repeats: int = 3) -> float:

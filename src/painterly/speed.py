@@ -13,17 +13,13 @@ one evaluation at 512x384.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from . import files, network, tiling, vgg
-from .errors import OutputError
+from . import network, tiling
 from .options import Options
 from .plan import FEW_ITERATIONS, LADDER, MULTISCALE_FROM, Inputs, Plan, make_plan, style_side
 
@@ -59,24 +55,15 @@ def measure(options: Options) -> Speed:
     now (a few seconds: evaluations at CALIBRATION_SIZES) and cached."""
     device = network.pick_device(options.device)
     setting = _setting(options, device)
-    path = _cache_path(setting)
-    try:
-        return Speed(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
-        pass
-    speed = _calibrate(options, device, setting)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        files.write_text_atomic(path, json.dumps(speed.__dict__), "speed cache")  # runs at once may race
-    except (OSError, OutputError):
-        pass  # a read-only cache only costs the calibration again
-    return speed
+    fields = [f.name for f in dataclasses.fields(Speed)]
+    measured = network.measured_once("speed", setting, lambda: _calibrate(options, device, setting).__dict__, fields)
+    return Speed(**{name: measured[name] for name in fields})
 
 
 def measured(options: Options) -> bool:
     """Whether this machine's speed for `options` is known already (else `measure` takes seconds)."""
     device = network.pick_device(options.device)
-    return _cache_path(_setting(options, device)).exists()
+    return network.measurement_path("speed", _setting(options, device)).exists()
 
 
 def _setting(options: Options, device: torch.device) -> str:
@@ -85,10 +72,6 @@ def _setting(options: Options, device: torch.device) -> str:
         f"{device.type} {'bf16' if bf16 else 'fp32'} {network.cpu_model()} {network.kernel_isa()} "
         f"{torch.__version__} {torch.get_num_threads()} {'channels_last' if options.channels_last else ''}"
     )
-
-
-def _cache_path(setting: str) -> Path:
-    return vgg.cache_dir() / f"speed-{hashlib.sha256(setting.encode()).hexdigest()[:16]}.json"
 
 
 def _calibrate(options: Options, device: torch.device, setting: str) -> Speed:
