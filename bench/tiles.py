@@ -21,11 +21,11 @@ EVALUATE = r"""
 import json, resource, sys, time
 import torch
 import painterly
-from painterly import images, network, objective, plan, tiling
+from painterly import evaluate, images, network, objective, sizes
 content, style, size, tile, evals = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 opts = painterly.Options(size=size, tile=tile)
 c = images.load(content)
-wh = plan.output_size(c, size)
+wh = sizes.output_size(c, size)
 device = network.pick_device("auto")
 t0 = time.perf_counter()
 target = objective.build(c, [images.load(style)], opts, wh, device, tile=tile)
@@ -34,7 +34,7 @@ x = images.to_tensor(c.resize(wh, images.RESAMPLE)).to(device)
 times = []
 for k in range(evals):
     t0 = time.perf_counter()
-    tiling.loss_and_grad(target, x, tile, (16 * k, 32 * k))
+    evaluate.loss_and_grad(target, x, tile, (16 * k, 32 * k))
     times.append(time.perf_counter() - t0)
 print(json.dumps(dict(build=build, evaluation=sorted(times)[len(times) // 2], size=wh,
                       rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))

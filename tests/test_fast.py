@@ -7,7 +7,7 @@ import torch
 
 import painterly
 from conftest import artwork_like, photo_like
-from painterly import losses, network, vgg
+from painterly import evaluate, losses, network, vgg
 from painterly.objective import build
 from painterly.options import with_preset
 from painterly.plan import schedule
@@ -36,7 +36,7 @@ def test_balancing_makes_the_style_layers_count_alike():
             return [w * float(objective._style_loss(feats, k)) for k, w in objective.style_layers.items()]
 
     before = contributions()
-    objective.balance(start)
+    evaluate.balance(objective, start)
     after = contributions()
     assert sum(after) == pytest.approx(sum(before), rel=1e-3)  # the same style loss in total
     assert max(after) / min(after) < (max(before) / min(before)) ** 0.5  # much closer to equal

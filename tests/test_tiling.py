@@ -16,7 +16,7 @@ from PIL import Image
 
 import painterly
 from conftest import artwork_like, photo_like
-from painterly import tiling
+from painterly import evaluate, tiling
 from painterly.objective import build
 
 
@@ -32,7 +32,7 @@ def test_tiled_objective_and_gradient_equal_the_whole_image(width, height, tile,
     whole = x.clone().requires_grad_(True)
     expected = objective(whole)
     expected.total.backward()
-    losses, grad = tiling.loss_and_grad(objective, x, tile, offset)
+    losses, grad = evaluate.loss_and_grad(objective, x, tile, offset)
     assert len(tiling.layout(height, width, tile, offset=offset)) >= 4
     assert float(losses.total) == pytest.approx(float(expected.total.detach()), rel=1e-5)
     assert float((grad - whole.grad).norm() / whole.grad.norm()) < 1e-4
@@ -51,7 +51,7 @@ def test_style_masks_tiled_equal_the_whole_image():
     whole = x.clone().requires_grad_(True)
     expected = objective(whole)
     expected.total.backward()
-    losses, grad = tiling.loss_and_grad(objective, x, 96, (16, 48))
+    losses, grad = evaluate.loss_and_grad(objective, x, 96, (16, 48))
     assert float(losses.total) == pytest.approx(float(expected.total.detach()), rel=1e-5)
     assert float((grad - whole.grad).norm() / whole.grad.norm()) < 1e-4
 
@@ -96,15 +96,14 @@ def test_the_tile_grid_moves_at_every_evaluation(monkeypatch):
     every evaluation, so the little rounding that differs at a tile border never settles in one place
     (frozen, it left a faint grid: 1.03x the gradient across borders vs 1.015 moving, at 1024 px).
     bench/seams.py measures the seams of a 1024 px render; the picture is not measured here."""
-    from painterly import optimize
-
     offsets = []
+    loss_and_grad = evaluate.loss_and_grad
 
-    def recording(objective, image, tile, offset=(0, 0)):
+    def recording(objective, image, tile, offset, scale):
         offsets.append(offset)
-        return tiling.loss_and_grad(objective, image, tile, offset)
+        return loss_and_grad(objective, image, tile, offset, scale)
 
-    monkeypatch.setattr(optimize, "loss_and_grad", recording)
+    monkeypatch.setattr(evaluate, "loss_and_grad", recording)
     list(painterly.stylize_iter(photo_like(96, 48), artwork_like(), size=96, tile=48, iterations=6, optimizer="adam"))
     assert len(offsets) == 6 and all(0 <= dy < 48 and 0 <= dx < 48 for dy, dx in offsets)
     assert all(a != b for a, b in zip(offsets, offsets[1:]))  # a new grid each time

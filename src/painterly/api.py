@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from . import images, network, objective, speed, videofiles
+from . import evaluate, images, network, objective, speed, videofiles
 from . import video as video_core
 from .errors import OptionsError
 from .optimize import Step
@@ -109,7 +109,7 @@ def score(content, style, outputs: Sequence, options: Options | None = None, **c
         for out in outputs:
             x = images.to_tensor(images.load(out, "output image").resize(size, images.RESAMPLE)).to(device)
             r = target(x)
-            results.append(Score(r.content, r.style, float(r.total), *target.relative_errors(x)))
+            results.append(Score(r.content, r.style, float(r.total), *evaluate.relative_errors(target, x)))
     return results
 
 

@@ -6,7 +6,6 @@ image gives alpha * L_content + beta * L_style (+ tv) as float32 scalars.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Sequence
 
@@ -14,16 +13,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import images, losses, network, tiling
+from . import features, images, losses, network, tiling
+from .features import Features
 from .losses import Losses
 from .options import Options
-from .plan import style_side
-from .vgg import VGG19, preprocess
-
-# 1 would make every layer contribute alike; that over-serves conv1_1/conv5_1 and leaves conv4_1,
-# which the paper's objective weighs most, under-matched (nst_eval total 7.0e10 vs 5.5e10 at 0.75,
-# tubingen + starry_night, 512 px; style_rel 0.12 vs 0.14). 0.5 leaves the style short (0.23).
-BALANCE_EXPONENT = 0.75
+from .sizes import style_side
+from .vgg import VGG19
 
 
 class Objective:
@@ -59,19 +54,18 @@ class Objective:
         self.alpha = content_weight
         self.beta = style_weight
         self.tv_weight = tv_weight
-        self.bf16 = bf16
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.features = Features(net, bf16, channels_last)
         self.layers = sorted(set(content_layers) | set(style_layers))
         self.tile = tile
         self.temporal = temporal if temporal_weight else None  # (warped previous frame, reliable pixels)
         self.temporal_weight = temporal_weight
         blend = blend or [1.0] * len(styles)
         blend = [b / sum(blend) for b in blend]
-        self.content_targets = self.feature_maps(content, list(content_layers))
+        self.content_targets = features.feature_maps(self.features, content, list(content_layers), tile)
         shape = {layer: _shape(content, layer) for layer in style_layers}
         per_position = []  # per style and layer: the Gram per position, A / M_a
         for style in styles:
-            g = self.grams(style, list(style_layers))
+            g = features.grams(self.features, style, list(style_layers), tile)
             per_position.append({layer: g[layer] / math.prod(_shape(style, layer)) for layer in style_layers})
         self.style_targets = {
             layer: losses.scaled_gram(sum(b * p[layer] for b, p in zip(blend, per_position)), math.prod(shape[layer]))
@@ -90,38 +84,10 @@ class Objective:
         None for the whole map; the target Gram A for its positions; the number of positions M)."""
         return self._regions[layer]
 
-    def _tiled(self, image: torch.Tensor) -> bool:
-        return 0 < self.tile < max(image.shape[2:])
-
-    def feature_maps(self, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-        """The feature maps of an RGB 0..1 image [1,3,H,W] (no gradients), tile by tile when larger than `tile`."""
-        if self._tiled(image):
-            return tiling.feature_maps(self.features, image, layers, self.tile)
-        with torch.no_grad():
-            return {k: f.detach() for k, f in self.features(image, layers).items()}
-
-    def grams(self, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-        """Gram matrices (float32 N x N) of an RGB 0..1 image [1,3,H,W], tile by tile when it is larger than `tile`."""
-        if self._tiled(image):
-            return tiling.grams(self.features, image, layers, self.tile)
-        return {k: losses.gram(f) for k, f in self.feature_maps(image, layers).items()}
-
     def _style_loss(self, feats: dict[str, torch.Tensor], layer: str) -> torch.Tensor:
         if self.masks is None:
             return losses.style_layer_loss(feats[layer], self.style_targets[layer])
         return sum(losses.gram_loss(losses.gram(feats[layer], m), a, n) for m, a, n in self.regions(layer))
-
-    def _autocast(self):
-        if not self.bf16:
-            return contextlib.nullcontext()
-        device = next(self.net.parameters()).device.type
-        return torch.autocast(device, dtype=torch.bfloat16)
-
-    def features(self, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-        """VGG features of an RGB 0..1 image [1,3,H,W]."""
-        x = preprocess(image).contiguous(memory_format=self.memory_format)
-        with self._autocast():
-            return self.net(x, layers)
 
     def __call__(self, image: torch.Tensor) -> Losses:
         # Evaluate the image as it would be saved: clamping keeps the loss bounded even where a
@@ -152,50 +118,6 @@ class Objective:
             total = total + self.temporal_weight * losses.temporal_loss(image, *self.temporal)
         return total
 
-    def balance(self, image: torch.Tensor) -> dict[str, float]:
-        """Re-weigh the style layers towards equal contributions to the style loss at `image` (RGB 0..1,
-        [1,3,H,W]): w'_l ~ w_l * (T / (sum_j w_j * E_l))^BALANCE_EXPONENT with T = sum_j w_j E_j, scaled
-        so the style loss at `image` stays T. Returns the new weights (keep them to resume exactly).
-
-        With the plain network and the paper's w_l = 1/5, conv4_1 carries almost all of the style
-        loss, so the large strokes (conv5_1) and the fine texture (conv1_1) go unmatched; the paper's
-        normalised network balanced the layers instead. Measured at each scale's start image, the
-        weights follow the run (from noise at the first scale, near-converged at the fine ones).
-        """
-        image = image.clamp(0.0, 1.0)
-        e = tiling.style_energies(self, tiling.style_grams(self, image, self.tile or max(image.shape[2:]))[0])
-        total = sum(w * e[layer] for layer, w in self.style_layers.items())
-        if total <= 0:  # `image` already has the style's Grams (the style is the photo): nothing to balance
-            return dict(self.style_layers)
-        share = total / sum(self.style_layers.values())
-        raw = {
-            layer: w * (share / e[layer]) ** BALANCE_EXPONENT if e[layer] > 0 else w
-            for layer, w in self.style_layers.items()
-        }
-        norm = total / sum(raw[layer] * e[layer] for layer in raw)
-        self.style_layers = {layer: w * norm for layer, w in raw.items()}
-        return dict(self.style_layers)
-
-    def relative_errors(self, image: torch.Tensor) -> tuple[float, float]:
-        """(content_rel, style_rel) of `image` [1,3,H,W], scale-free, from one forward pass:
-        |F - P| / |P| over the content layers (how far from the photo), and the mean over the
-        style layers of |G - A| / |A| (how far the texture statistics are from the artwork's)."""
-        image = image.clamp(0.0, 1.0)
-        tile = self.tile if self._tiled(image) else max(image.shape[2:])  # one tile: the whole image
-        diff, g = 0.0, {}
-        with torch.no_grad():
-            for t, feats in tiling.cores(self.features, image, self.layers, tile):
-                for k in self.content_layers:
-                    target = tiling.at_core(self.content_targets[k], t, k, feats[k])
-                    diff += float((feats[k].float() - target.float()).pow(2).sum())
-                for k in self.style_targets:
-                    g[k] = g[k] + losses.gram(feats[k]) if k in g else losses.gram(feats[k])
-        norm = sum(float(self.content_targets[k].float().pow(2).sum()) for k in self.content_layers)
-        rels = [
-            float((g[k] - a).norm() / a.norm()) if a.norm() > 0 else math.nan for k, a in self.style_targets.items()
-        ]
-        return (math.sqrt(diff / norm) if norm > 0 else math.nan), sum(rels) / len(rels)
-
 
 def build(
     content: Image.Image,
@@ -208,7 +130,7 @@ def build(
     temporal: tuple[Image.Image, Image.Image] | None = None,
 ) -> Objective:
     """The objective for an output of `size` (W, H): the content (and masks) resized to it, the
-    styles to `size`'s long side x style_scale (see `plan.style_side`); images larger than
+    styles to `size`'s long side x style_scale (see `sizes.style_side`); images larger than
     `tile` px (> 0) go through the network tile by tile. `temporal` (video): the previous stylised
     frame warped onto this one and where that can be trusted (L image, white = reliable)."""
     layers = list(options.content_layers) + list(options.style_layers)

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import evaluate
 from .errors import DivergedError
 from .losses import Losses
-from .tiling import loss_and_grad
+from .objective import Objective
 
 DIVERGENCE_FACTOR = 1e3  # a loss this many times the best seen counts as divergence
 # A fixed L-BFGS step that lands this far above the best loss has left the basin: typically right
@@ -53,7 +54,7 @@ class _NonFinite(Exception):
 class _Tracker:
     """Evaluates the objective, caches the last evaluation and remembers the best image."""
 
-    def __init__(self, objective: Callable[[torch.Tensor], Losses], x: torch.Tensor, tile: int = 0):
+    def __init__(self, objective: Objective, x: torch.Tensor, tile: int = 0):
         self.objective = objective
         self.tile = tile
         self.x = x
@@ -64,9 +65,10 @@ class _Tracker:
         self._cached: tuple[torch.Tensor, float, torch.Tensor] | None = None
         self.normaliser: float | None = None  # 1 / first loss: keeps L-BFGS' line search arithmetic in range
 
-    def _normalise_by(self, loss: float) -> None:
+    def _normalise_by(self, loss: float) -> float:
         if self.normaliser is None:  # the first loss sets the scale for the whole scale's run
             self.normaliser = 1.0 / loss if math.isfinite(loss) and loss > 0 else 1.0
+        return self.normaliser
 
     def closure(self) -> torch.Tensor:
         # L-BFGS re-evaluates the start point of every step; reuse the line search's last value.
@@ -75,21 +77,14 @@ class _Tracker:
             return torch.tensor(self._cached[1] * self.normaliser)
         if self.x.grad is not None:
             self.x.grad = None
+        offset = (0, 0)
         if self.tile:  # the same objective and gradient, one tile's activations at a time
             # The grid moves at every evaluation (rounding differs a little at a seam, so no seam settles),
             # by offsets drawn from the evaluation count, so a resumed run moves it the same way.
             shift = torch.randint(self.tile, (2,), generator=torch.Generator().manual_seed(self.evaluations))
-            result, grad = loss_and_grad(self.objective, self.x, self.tile, (int(shift[0]), int(shift[1])))
-            loss = float(result.total)
-            self._normalise_by(loss)
-            self.x.grad = grad * self.normaliser
-        else:
-            with torch.enable_grad():
-                result = self.objective(self.x)
-                loss = float(result.total.detach())
-                self._normalise_by(loss)
-                if math.isfinite(loss):
-                    (result.total * self.normaliser).backward()
+            offset = (int(shift[0]), int(shift[1]))
+        result, self.x.grad = evaluate.loss_and_grad(self.objective, self.x, self.tile, offset, self._normalise_by)
+        loss = float(result.total.detach())
         self.evaluations += 1
         self.last = result
         if not math.isfinite(loss):
@@ -126,7 +121,7 @@ class _Descent:
 
     def __init__(
         self,
-        objective: Callable[[torch.Tensor], Losses],
+        objective: Objective,
         init: torch.Tensor,
         optimizer: str,
         lr: float,
@@ -247,7 +242,7 @@ class _Descent:
 
 
 def iterate(
-    objective: Callable[[torch.Tensor], Losses],
+    objective: Objective,
     init: torch.Tensor,
     iterations: int,
     optimizer: str = "lbfgs",

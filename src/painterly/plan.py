@@ -15,8 +15,8 @@ from . import images, network, resources, tiling
 from .errors import InputImageError, OptionsError, ResourceError
 from .ladder import LADDER, MIN_SCALE, MULTISCALE_FROM
 from .options import INITS, Options
+from .sizes import MIN_SIDE, output_size, style_side
 
-MIN_SIDE = 16  # px: the shortest image side VGG-19 takes (it halves the image 4 times before conv5_1)
 MIN_ITERATIONS = 4  # per scale, when the budget allows
 TILES = (1024, 768, 512, 384, 256)  # px: tile sizes the memory guard tries before refusing, fastest first
 # Iterations per scale fall as side^-1.5: measured on tubingen + starry_night at 512 px against halving
@@ -231,20 +231,6 @@ def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
     if counts[-1] == 0 and options.iterations > 0:
         counts[0], counts[-1] = counts[0] - 1, 1  # the output's own scale always gets a step
     return [(side, n) for side, n in zip(sides, counts) if n > 0 or side == size]
-
-
-def output_size(image: Image.Image, side: int) -> tuple[int, int]:
-    """(W, H) of `image`'s aspect ratio with long side `side` px."""
-    w, h = image.size
-    f = side / max(w, h)
-    return max(1, round(w * f)), max(1, round(h * f))
-
-
-def style_side(size: tuple[int, int], options: Options, style: Image.Image | None = None) -> int:
-    """Long side (px) a style image is resized to for an output of `size` (W, H): the output's
-    long side x style_scale, and for `style`, never so small that its short side drops under MIN_SIDE."""
-    side = max(MIN_SIDE, round(max(size) * options.style_scale))
-    return side if style is None else max(side, math.ceil(MIN_SIDE * max(style.size) / min(style.size)))
 
 
 def _check_shapes(inputs: Inputs, opts: Options) -> None:

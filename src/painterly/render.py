@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import color, images, network, objective
+from . import color, evaluate, images, network, objective
 from .optimize import SEARCH_FIRST, Step, iterate
 from .options import STOP_WINDOW
 from .plan import Plan
@@ -48,7 +48,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
             else:  # coarse-to-fine: the previous scale's result, upsampled, starts this one
                 x = upsample(x, scale.size)
             if opts.balance_layers:
-                target.balance(x)
+                evaluate.balance(target, x)
         scale_deadline = None
         if deadline is not None:  # share what is left of the budget by the remaining planned work
             now = time.monotonic()

@@ -21,7 +21,8 @@ import torch
 
 from . import network, tiling
 from .options import Options
-from .plan import FEW_ITERATIONS, LADDER, MULTISCALE_FROM, Inputs, Plan, make_plan, style_side
+from .plan import FEW_ITERATIONS, LADDER, MULTISCALE_FROM, Inputs, Plan, make_plan
+from .sizes import style_side
 
 PASS_PIXELS = 512 * 384
 CALIBRATION_SIZES = ((128, 96), (256, 192), (384, 288))  # W x H: a line fitted through their times

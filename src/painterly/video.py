@@ -24,8 +24,9 @@ from . import files, images, temporal, videofiles
 from .errors import OptionsError
 from .optimize import Step
 from .options import Options
-from .plan import Inputs, Plan, make_plan, output_size
+from .plan import Inputs, Plan, make_plan
 from .render import render
+from .sizes import output_size
 
 SETTINGS = "painterly-settings.json"  # in the frames folder: what its frames were made with
 
