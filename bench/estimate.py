@@ -32,7 +32,8 @@ def main() -> int:
     p.add_argument("--style", default=str(SHARED / "images" / "starry_night.jpg"))
     p.add_argument("--runs", nargs="+", default=RUNS, help="'SIZE [painterly flags]' per run")
     args = p.parse_args()
-    from painterly import api, network, speed
+    from painterly import api
+    from painterly.core import network, speed
     from painterly.frontends.cli import flags, render
 
     print(f"CPU: {network.cpu_model()}; kernels {network.kernel_isa()}")

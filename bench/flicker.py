@@ -2,7 +2,7 @@
 
 Flicker = the mean absolute difference (0..255) between each stylised frame and the previous
 stylised frame warped by the *content's* optical flow, over the pixels where that flow is reliable
-(painterly.temporal). Two generated clips: shapes moving over a textured background, and a slow pan
+(painterly.jobs.temporal). Two generated clips: shapes moving over a textured background, and a slow pan
 and zoom over scikit-image's astronaut photo. Each is rendered with the default temporal weight and
 with --temporal-weight 0 (every frame a still render) at the same settings; prints flicker, the
 ratio, seconds per later frame in passes (bench/passes.py's unit, timed here) and peak RSS, and
@@ -26,7 +26,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import clips  # noqa: E402
 import painterly  # noqa: E402
-from painterly import temporal  # noqa: E402
+from painterly.jobs import temporal  # noqa: E402
 from passes import SHARED, cpu, pass_time  # noqa: E402
 
 
@@ -64,7 +64,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, frames in sources.items():
             clip = clips.write_video(frames, Path(tmp) / f"{name}.mp4")
-            content = [np.asarray(f) for f in painterly.videofiles.frames(painterly.videofiles.open_clip(clip))]
+            content = [
+                np.asarray(f) for f in painterly.media.videofiles.frames(painterly.media.videofiles.open_clip(clip))
+            ]
             results = {}
             for weight in (painterly.Options().temporal_weight, 0.0):
                 out = Path(tmp) / f"{name}-w{weight:g}"

@@ -32,7 +32,7 @@ RENDER = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 import painterly
-from painterly import images
+from painterly.media import images
 content, style, out, size, extra = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5])
 last = None
 for last in painterly.stylize_iter(content, style, size=size, **extra):
@@ -45,7 +45,7 @@ print(json.dumps(dict(wall=time.perf_counter() - t0, iterations=last.iteration, 
 
 def cpu() -> tuple[str, list[str]]:
     """The CPU's model name and the flags that decide the precision."""
-    from painterly import network
+    from painterly.core import network
 
     flags = network.cpu_flags()
     return network.cpu_model() or platform.processor(), [
@@ -57,7 +57,7 @@ def pass_time(bf16: bool, repeats: int = 5, device: str = "cpu") -> float:
     """Median seconds of one VGG-19 forward+backward (to conv5_1) on 512x384, channels_last."""
     import torch
 
-    from painterly import network, options, vgg
+    from painterly.core import network, options, vgg
 
     net = network.build(options.Options(), ["conv5_1"], torch.device(device))
     x = torch.rand(1, 3, 384, 512, device=device).contiguous(memory_format=torch.channels_last)

@@ -21,7 +21,9 @@ RENDER = r"""
 import json, sys, time
 t0 = time.perf_counter()
 import painterly
-from painterly import api, images, resources
+from painterly import api
+from painterly.media import images
+from painterly.core import resources
 content, style, out, size, extra = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5])
 plan = api.plan(content, style, size=size, **extra)
 w, h = plan.size

@@ -24,7 +24,7 @@ CONFIGS = {
 CHILD = r"""
 import json, resource, sys, time
 import painterly
-from painterly import samples
+from painterly.media import samples
 size, iterations, config = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
 content, style = samples.photo("chelsea"), samples.photo("immunohistochemistry")
 t0 = time.perf_counter()

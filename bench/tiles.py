@@ -21,7 +21,8 @@ EVALUATE = r"""
 import json, resource, sys, time
 import torch
 import painterly
-from painterly import evaluate, images, network, objective, sizes
+from painterly.core import evaluate, network, objective, sizes
+from painterly.media import images
 content, style, size, tile, evals = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 opts = painterly.Options(size=size, tile=tile)
 c = images.load(content)

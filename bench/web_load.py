@@ -29,7 +29,7 @@ def main() -> int:
     p.add_argument("--concurrency", type=int, default=1, help="server's runs at once")
     p.add_argument("--timeout", type=float, default=600, help="s per client, all included")
     args = p.parse_args()
-    from painterly import images, samples
+    from painterly.media import images, samples
 
     tmp = Path(tempfile.mkdtemp(prefix="painterly-load-"))
     content, style = tmp / "chelsea.png", tmp / "immunohistochemistry.png"

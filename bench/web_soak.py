@@ -155,8 +155,8 @@ def main() -> int:
     p.add_argument("--attacker", action="store_true", help="soak again with an attacker and compare")
     p.add_argument("--attacker-addresses", type=int, default=1, metavar="N", help="machines it comes from")
     args = p.parse_args()
-    from painterly import images, samples
     from painterly.frontends import users
+    from painterly.media import images, samples
 
     tmp = Path(tempfile.mkdtemp(prefix="painterly-soak-"))
     names = [f"user{i}" for i in range(args.users)]

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 import painterly
-from painterly import samples
+from painterly.media import samples
 
 TILE_LABEL_HEIGHT = 28
 

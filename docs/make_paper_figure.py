@@ -14,8 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from painterly import samples
 from painterly.frontends import cli
+from painterly.media import samples
 
 
 def main() -> int:

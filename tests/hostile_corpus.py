@@ -202,8 +202,8 @@ def main(argv: list[str]) -> int:
     import contextlib
     import tempfile
 
-    from painterly import images
     from painterly.frontends import cli
+    from painterly.media import images
 
     directory = Path(argv[0]) if argv else Path(tempfile.mkdtemp(prefix="painterly-corpus-"))
     cases = build(directory)

@@ -14,9 +14,11 @@ import pytest
 from PIL import Image
 
 from conftest import artwork_like, photo_like
-from painterly import api, batch, images
+from painterly.core import render as core_render
 from painterly.errors import DivergedError
 from painterly.frontends.cli import main
+from painterly.jobs import batch
+from painterly.media import images
 
 TINY = ["--size", "48", "--iterations", "6", "-q"]
 
@@ -115,14 +117,14 @@ def test_a_broken_image_is_retried_then_reported_and_the_batch_goes_on(folder, c
 
 
 def test_a_diverged_job_is_tried_again_with_the_next_seed(folder, monkeypatch):
-    real_render = api.render
+    real_render = core_render.render
 
     def diverge_on_seed_0(plan, state=None):
         if plan.options.seed == 0:
             raise DivergedError("the loss is not finite")
         return real_render(plan, state)
 
-    monkeypatch.setattr(api, "render", diverge_on_seed_0)
+    monkeypatch.setattr(core_render, "render", diverge_on_seed_0)
     out = folder / "out"
     argv = ["batch", str(folder / "photos" / "p0.png"), "--style", str(folder / "art0.png"), "-o", str(out)]
     assert main([*argv, *TINY]) == 0

@@ -20,8 +20,9 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
 
-from painterly import batch, images  # noqa: E402
 from painterly.frontends.cli import main  # noqa: E402
+from painterly.jobs import batch  # noqa: E402
+from painterly.media import images  # noqa: E402
 
 LOOPBACK = {"node_ip_address": "127.0.0.1", "num_cpus": 1, "object_store_memory": 80 * 1024**2}
 

@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 
 from conftest import artwork_like, photo_like
-from painterly import __version__, images
+from painterly import __version__
+from painterly.core.plan import schedule
 from painterly.frontends.cli import main
-from painterly.plan import schedule
+from painterly.media import images
 
 
 def one_line_error(capsys):
@@ -239,7 +240,7 @@ def test_size_zero_keeps_the_content_size_and_warns(tmp_path, content_path, styl
 def test_tiny_max_memory_is_refused_before_any_work_with_a_size_that_fits(
     tmp_path, content_path, style_path, capsys, monkeypatch
 ):
-    from painterly import network
+    from painterly.core import network
 
     out = tmp_path / "out.png"
     args = [str(content_path), str(style_path), "-o", str(out), "--size", "1024", "--max-memory", "650M"]

@@ -14,11 +14,13 @@ import pytest
 from PIL import Image
 
 from conftest import photo_like
-from painterly import __version__, images, network, resources
+from painterly import __version__
+from painterly.core import network, resources
+from painterly.core.options import Options
+from painterly.core.plan import schedule
+from painterly.core.render import STOP_WINDOW
 from painterly.frontends.cli import main
-from painterly.options import Options
-from painterly.plan import schedule
-from painterly.render import STOP_WINDOW
+from painterly.media import images
 
 # Runs the command in a fresh interpreter and says on the last line of stderr whether torch was imported.
 PROBE = """

@@ -7,7 +7,7 @@ from skimage import color
 
 import painterly
 from conftest import artwork_like, photo_like
-from painterly import losses
+from painterly.core import losses
 
 TINY = dict(size=48, iterations=25)
 
@@ -81,7 +81,8 @@ def test_adam_also_lowers_the_objective():
 def test_masks_keep_each_region_closer_to_its_own_style(tmp_path):
     import torch
 
-    from painterly import images, network
+    from painterly.core import network
+    from painterly.media import images
 
     blue, red = artwork_like(seed=3), red_artwork()
     left = np.zeros((48, 64), np.uint8)
@@ -98,7 +99,7 @@ def test_masks_keep_each_region_closer_to_its_own_style(tmp_path):
     net = network.build(painterly.Options(), ["conv2_1"], torch.device("cpu"))
 
     def gram(image):
-        from painterly.vgg import preprocess
+        from painterly.core.vgg import preprocess
 
         with torch.no_grad():
             f = net(preprocess(images.to_tensor(image)), ["conv2_1"])["conv2_1"]
@@ -121,7 +122,7 @@ def test_wrong_number_of_masks_is_an_options_error(tmp_path):
 def test_style_layer_weights_choose_which_statistics_are_matched():
     import torch
 
-    from painterly.objective import build
+    from painterly.core.objective import build
 
     content, style = photo_like(), artwork_like()
     shallow = painterly.stylize(content, style, style_layer_weights=(1, 0, 0, 0, 0), **TINY)
@@ -131,7 +132,7 @@ def test_style_layer_weights_choose_which_statistics_are_matched():
 
     def conv1_1_style_loss(image):
         with torch.no_grad():
-            return objective(painterly.images.to_tensor(image)).style
+            return objective(painterly.media.images.to_tensor(image)).style
 
     assert conv1_1_style_loss(shallow) < conv1_1_style_loss(deep) / 2
 

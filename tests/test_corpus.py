@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from hostile_corpus import BLUE, build
-from painterly import images
 from painterly.frontends import cli
+from painterly.media import images
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,10 @@ import json
 import pytest
 
 from conftest import artwork_like, photo_like
-from painterly import Options, api, speed
+from painterly import Options, api
+from painterly.core import speed
+from painterly.core.plan import MIN_ITERATIONS
 from painterly.frontends.cli import main
-from painterly.plan import MIN_ITERATIONS
 
 SLOW = speed.Speed(fixed=0.05, per_pixel=2e-5, load=2.0, setting="a slow test machine")  # ~4 s a pass
 
@@ -94,7 +95,7 @@ def test_the_speed_is_measured_once_and_kept(monkeypatch, tmp_path):
 def test_a_size_too_large_even_in_tiles_says_why_and_what_would_fit(tmp_path, pictures, capsys, monkeypatch):
     """`--size 12000` said only "needs about 311.9 GiB ... try --size 2903": not why tiling could not
     rescue it, nor that Adam (no history) would."""
-    from painterly import network
+    from painterly.core import network
 
     monkeypatch.setattr(network, "build", lambda *a, **k: pytest.fail("the network was built for a refused run"))
     argv = [*pictures, "-o", str(tmp_path / "o.png"), "--size", "5000", "--max-memory", "5G", "--precision", "fp32"]

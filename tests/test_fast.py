@@ -7,10 +7,10 @@ import torch
 
 import painterly
 from conftest import artwork_like, photo_like
-from painterly import evaluate, losses, network, vgg
-from painterly.objective import build
-from painterly.options import with_preset
-from painterly.plan import schedule
+from painterly.core import evaluate, losses, network, vgg
+from painterly.core.objective import build
+from painterly.core.options import with_preset
+from painterly.core.plan import schedule
 
 
 def test_paper_preset_is_the_papers_method():
@@ -155,7 +155,7 @@ def test_fixed_step_lbfgs_converges_from_noise_with_one_evaluation_per_iteration
 
 
 def test_the_memory_guard_knows_bf16_needs_less():
-    from painterly import resources
+    from painterly.core import resources
 
     bf16 = resources.estimate(2048, 1536, 20, bf16=True)[1]
     fp32 = resources.estimate(2048, 1536, 20, bf16=False)[1]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from painterly import images
 from painterly.errors import InputImageError, OutputError
+from painterly.media import images
 
 
 def png_header_only(path, width, height):

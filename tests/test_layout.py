@@ -1,5 +1,6 @@
 """The house plan: every option declared once and reachable, one alpha/beta conversion, the plan's
-effective settings recorded, inputs decoded once, small modules, and a core that never prints."""
+effective settings recorded, inputs decoded once, small modules, a core that never prints, and
+floors whose imports only go down (front doors -> jobs -> core -> media), without circles."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from painterly import images
-from painterly.declare import Control
+from painterly.core.declare import Control
+from painterly.core.options import FIELD_SPECS, Options, with_preset
 from painterly.frontends.cli import batch, flags, main, render, video
 from painterly.frontends.reproduce import figures, tiles
-from painterly.options import FIELD_SPECS, Options, with_preset
+from painterly.media import images
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "painterly"
 
@@ -76,10 +77,10 @@ def test_modules_and_functions_stay_small(path):
     assert {name: n for name, n in lengths.items() if n > 60} == {}, "split the function"
 
 
-CORE = sorted(p for p in PACKAGE.glob("*.py") if p.name != "__main__.py")  # all but frontends/ and the entry
+CORE = sorted(p for p in PACKAGE.rglob("*.py") if "frontends" not in p.parts and p.name != "__main__.py")
 
 
-@pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_the_core_never_prints_parses_argv_or_imports_a_front_door(path):
     tree = ast.parse(path.read_text())
     calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
@@ -87,3 +88,62 @@ def test_the_core_never_prints_parses_argv_or_imports_a_front_door(path):
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert "print" not in calls
     assert not any(m == "argparse" or "frontends" in m or m in ("gradio", "sys") for m in imported)
+
+
+# The floors, bottom up; a module may import its own floor and the ones below. The public API
+# (`api`, the package's `__init__`) is a front door like the CLI and the web UI.
+FLOORS = {"errors": 0, "version": 0, "media": 1, "core": 2, "jobs": 3, "api": 4, "__init__": 4, "__main__": 4}
+FLOORS["frontends"] = 4
+
+
+def _name(path: Path) -> str:
+    """painterly.core.plan for src/painterly/core/plan.py; painterly for the package's __init__."""
+    parts = ["painterly", *path.relative_to(PACKAGE).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _floor(module: str) -> int:
+    parts = module.split(".")
+    return FLOORS[parts[1] if len(parts) > 1 else "__init__"]
+
+
+def _imports(module: str) -> set[str]:
+    """The package's modules that `module` imports, wherever the import stands (lazy ones too)."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            source = ".".join([*base, node.module] if node.module else base)
+            found |= {f"{source}.{a.name}" if f"{source}.{a.name}" in MODULES else source for a in node.names}
+    return {m for m in found if m in MODULES and m != module}
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_go_down_the_floors_never_up(module):
+    up = sorted(m for m in _imports(module) if _floor(m) > _floor(module))
+    assert up == [], f"{module} (floor {_floor(module)}) imports from a floor above: {up}"
+
+
+def test_no_module_imports_itself_in_a_circle():
+    graph = {m: _imports(m) for m in MODULES}
+    done: set[str] = set()
+
+    def visit(m: str, path: list[str]) -> None:
+        if m in path:
+            circle = " -> ".join(path[path.index(m) :] + [m])
+            raise AssertionError(f"import circle: {circle}")
+        if m in done:
+            return
+        for n in sorted(graph[m]):
+            visit(n, [*path, m])
+        done.add(m)
+
+    for m in sorted(graph):
+        visit(m, [])

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from painterly import losses
+from painterly.core import losses
 
 pytestmark = pytest.mark.numerics  # .ci/run runs these again on the AVX2 kernels
 

@@ -11,10 +11,11 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from painterly import api, files, images
+from painterly import api
 from painterly.errors import InputImageError
 from painterly.frontends import cli
 from painterly.frontends.cli import render
+from painterly.media import files, images
 
 RUN = ["--size", "32", "--iterations", "2", "-q"]
 

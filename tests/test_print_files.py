@@ -11,8 +11,8 @@ import tifffile
 from PIL import Image, ImageCms
 
 from conftest import artwork_like, photo_like
-from painterly import images
 from painterly.frontends.cli import main
+from painterly.media import images
 
 
 def _levels(path) -> int:

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from painterly import images
 from painterly.errors import InputImageError, PainterlyError
 from painterly.frontends.cli import flags, render
+from painterly.media import images
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

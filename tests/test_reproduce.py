@@ -7,8 +7,8 @@ import re
 from PIL import Image
 
 from conftest import artwork_like, photo_like
-from painterly import images
 from painterly.frontends import cli
+from painterly.media import images
 
 RENDERS = 2 + 19 + 1 + 5 + 1  # Fig. 3 (2 artworks), 4, 5, 6, 7 without the tiles they share
 

@@ -9,11 +9,12 @@ import torch
 
 import painterly
 from conftest import artwork_like, photo_like
-from painterly import images, optimize
+from painterly.core import optimize
+from painterly.core.objective import Losses
+from painterly.core.plan import schedule
+from painterly.core.render import initial_image
 from painterly.errors import DivergedError, OptionsError
-from painterly.objective import Losses
-from painterly.plan import schedule
-from painterly.render import initial_image
+from painterly.media import images
 
 SMALL = dict(size=64, iterations=40)
 

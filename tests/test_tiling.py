@@ -16,8 +16,8 @@ from PIL import Image
 
 import painterly
 from conftest import artwork_like, photo_like
-from painterly import evaluate, tiling
-from painterly.objective import build
+from painterly.core import evaluate, tiling
+from painterly.core.objective import build
 
 
 @pytest.mark.numerics
@@ -75,7 +75,7 @@ def test_a_tiled_run_follows_the_untiled_one():
 
 
 def test_tiles_cut_the_memory_estimate():
-    from painterly import resources
+    from painterly.core import resources
 
     whole = resources.estimate(2048, 1536, 20, bf16=True)[1]
     tiled = resources.estimate(2048, 1536, 20, bf16=True, tile=512)[1]
@@ -131,7 +131,7 @@ def test_ctrl_c_in_a_tiled_scale_and_resume_match_an_uninterrupted_run(tmp_path,
     proc.send_signal(signal.SIGINT)
     rest = proc.communicate(timeout=120)[1]
     assert proc.returncode == 130, rest
-    stopped_at = int(painterly.images.read_metadata(out)["iteration"])
+    stopped_at = int(painterly.media.images.read_metadata(out)["iteration"])
     assert 6 <= stopped_at < 16
     assert main([*args, "-o", str(out), "--resume", str(tmp_path / "out.png.ckpt"), "-q"]) == 0
     assert main([*args, "-o", str(tmp_path / "full.png"), "-q"]) == 0

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from painterly import vgg
+from painterly.core import vgg
 from painterly.errors import ResourceError
 
 
@@ -125,7 +125,7 @@ def test_download_needs_explicit_flag():
 
 @pytest.mark.numerics
 def test_normalised_network_has_unit_mean_activations(state):
-    from painterly import network
+    from painterly.core import network
 
     means = network.mean_activations(state, "avg")
     normalised = vgg.normalize_state(state, means)

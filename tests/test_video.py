@@ -18,8 +18,8 @@ pytest.importorskip("cv2")
 
 from clips import moving_shapes, write_video  # noqa: E402
 from conftest import artwork_like  # noqa: E402
-from painterly import temporal  # noqa: E402
 from painterly.frontends.cli import main  # noqa: E402
+from painterly.jobs import temporal  # noqa: E402
 
 FAST = ["--size", "64", "--iterations", "8", "--frame-iterations", "3", "-q"]
 

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from conftest import artwork_like, photo_like
-from painterly import images
+from painterly.media import images
 
 pytest.importorskip("gradio", reason="the web extra is not installed (pip install 'painterly[web]')")
 import webserver  # noqa: E402 - after the importorskip: it needs the web extra's client

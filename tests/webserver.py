@@ -159,7 +159,7 @@ def run_client(
 
 def check_png(path: str | None, size: int, iterations: int) -> str:
     """'' if `path` is a finished painterly PNG of long side `size`, else what is wrong."""
-    from painterly import images
+    from painterly.media import images
 
     if not path or not Path(path).exists():
         return "no file"

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import importlib
 
+from .core.options import Options
 from .errors import InputImageError, OptionsError, OutputError, PainterlyError, ResourceError
-from .options import Options
-
-__version__ = "0.1.0"
+from .version import __version__
 
 # Names from modules that load torch, imported on first use: `painterly --help` and importing
-# `painterly.options` stay quick (torch takes seconds to import on a small machine).
+# `painterly.core.options` stay quick (torch takes seconds to import on a small machine).
 _LAZY = {
     "Score": "api",
     "score": "api",
     "stylize": "api",
     "stylize_iter": "api",
     "stylize_video": "api",
-    "Step": "optimize",
+    "Step": "core.optimize",
 }
 
 __all__ = [

@@ -13,13 +13,14 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from . import evaluate, images, network, objective, speed, videofiles
-from . import video as video_core
+from .core import evaluate, network, objective, speed
+from .core.optimize import Step
+from .core.options import Options, with_preset
+from .core.plan import Plan, load_inputs, make_plan
+from .core.render import render
 from .errors import OptionsError
-from .optimize import Step
-from .options import Options, with_preset
-from .plan import Plan, load_inputs, make_plan
-from .render import render
+from .jobs import video as video_core
+from .media import images, videofiles
 
 __all__ = [
     "Plan",

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from ..errors import OptionsError
-from ..files import write_text_atomic
+from ..media.files import write_text_atomic
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~16 MiB and ~50 ms per check: slow to guess, quick to sign in
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")

@@ -18,11 +18,13 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from .. import api, images, samples, speed
+from .. import api
+from ..core import speed
+from ..core.options import INITS, PRESETS, SPECS, Control, Options, Spec, coerce_changes
+from ..core.plan import Plan, load_inputs
+from ..core.render import upsample
 from ..errors import OptionsError, PainterlyError
-from ..options import INITS, PRESETS, SPECS, Control, Options, Spec, coerce_changes
-from ..plan import Plan, load_inputs
-from ..render import upsample
+from ..media import images, samples
 from . import webguard
 from .studio import Studio, release_memory, runs_of
 

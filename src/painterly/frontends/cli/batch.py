@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 from ... import __version__
 from ...errors import OptionsError, PainterlyError
-from ...files import write_text_atomic
+from ...media.files import write_text_atomic
 from . import flags
 from .render import EXIT_FAILED, EXIT_INTERRUPTED
 
 if TYPE_CHECKING:  # torch: imported where the jobs are made, after the command line is checked
-    from ... import batch
+    from ...jobs import batch
 
 SUFFIXES = {"png": ".png", "jpg": ".jpg", "tif": ".tif"}
 EXAMPLES = """examples:
@@ -79,7 +79,7 @@ def collect(args: argparse.Namespace, opts, out_dir: Path) -> tuple[list[batch.J
     for style in styles:
         if not style.is_file():
             raise flags.UsageError(f"style {style}: no such file")
-    from ... import batch, manifest
+    from ...jobs import batch, manifest
 
     jobs, bad, hasher = [], [], batch.Hasher()
     for content in batch.content_files(args.inputs, exclude=out_dir):
@@ -112,7 +112,7 @@ def main(argv: list[str]) -> int:
     jobs, bad = collect(args, opts, out_dir)
     from tqdm import tqdm
 
-    from ... import batch
+    from ...jobs import batch
 
     todo, skipped = batch.pending(jobs, out_dir)
     if not args.quiet:
@@ -141,14 +141,14 @@ def main(argv: list[str]) -> int:
 
 def _hint(todo: list[batch.Job]) -> None:
     """The single render's advice that holds for a whole batch's settings (few iterations), once each."""
-    from ...plan import few_iterations_hint
+    from ...core.plan import few_iterations_hint
 
     for hint in dict.fromkeys(filter(None, (few_iterations_hint(job.options) for job in todo))):
         print(f"painterly: hint: {hint}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, todo: list[batch.Job], out_dir: Path, bar):
-    from ... import batch
+    from ...jobs import batch
 
     if args.backend == "local":
 
@@ -160,7 +160,7 @@ def _run(args: argparse.Namespace, todo: list[batch.Job], out_dir: Path, bar):
         return batch.run_local(todo, out_dir, args.retries, on_step=show)
     if not todo:  # nothing to render: no cluster to start
         return iter(())
-    from ... import raybatch
+    from ...jobs import raybatch
 
     return raybatch.run_ray(todo, out_dir, args.retries, args.address, args.cpus_per_job, args.gpus_per_job)
 
@@ -196,7 +196,7 @@ class Report:
     def write(self, jobs: list[batch.Job], bad: list[dict]) -> None:
         entries = [self.final[j.key].as_dict(self.out_dir) for j in jobs if j.key in self.final]
         entries += [{**b, "status": "failed"} for b in bad]
-        from ... import batch
+        from ...jobs import batch
 
         entries += [batch.Outcome(j, "not run").as_dict(self.out_dir) for j in jobs if j.key not in self.final]
         counts = {s: sum(e["status"] == s for e in entries) for s in ("done", "skipped", "failed", "not run")}

@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ... import images
-from ...options import PRESETS, SERVER, SPECS, Options, with_preset
-from ...resources import parse_bytes
+from ...core.options import PRESETS, SERVER, SPECS, Options, with_preset
+from ...core.resources import parse_bytes
+from ...media import images
 from .. import signin
 from .. import users as webusers
 from . import flags, render
@@ -112,7 +112,7 @@ def demo(argv: list[str]) -> int:
 
     Any run option may follow; the inputs are written beside the output for reference.
     """
-    from ... import samples
+    from ...media import samples
 
     p = flags.Parser(prog="painterly demo", description=demo.__doc__)
     p.add_argument("-o", "--output", default="out/demo.png", help="output file (default %(default)s)")

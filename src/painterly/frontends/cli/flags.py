@@ -11,8 +11,8 @@ import difflib
 import re
 from collections.abc import Iterable
 
+from ...core.options import PRESETS, SPECS, Options, Spec, coerce_changes, with_preset
 from ...errors import OptionsError
-from ...options import PRESETS, SPECS, Options, Spec, coerce_changes, with_preset
 
 EXIT_USER_ERROR = 2
 

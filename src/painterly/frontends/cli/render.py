@@ -17,16 +17,18 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from ... import __version__, checkpoint, images, resources
+from ... import __version__
+from ...core import resources
+from ...core.options import INITS
 from ...errors import DivergedError, OutputError
-from ...options import INITS
+from ...media import checkpoint, images
 from . import flags
 
 if TYPE_CHECKING:  # these load torch, as do api and speed: imported once the quick checks have passed
     import torch
 
-    from ...optimize import Step
-    from ...plan import Plan
+    from ...core.optimize import Step
+    from ...core.plan import Plan
 
 EXIT_FAILED = 1  # the run failed (diverged, or the output could not be written: see the rescued file)
 EXIT_INTERRUPTED = 130
@@ -92,7 +94,8 @@ def main(argv: list[str]) -> int:
     if opts.bit_depth == 16 and out.suffix.lower() not in (".png", ".tif", ".tiff"):
         raise flags.UsageError(f"output {out}: --bit-depth 16 needs a .png or .tif output")
     _check_inputs(args, opts)
-    from ... import api, speed  # torch (seconds to import): only for a command line that can run
+    from ... import api
+    from ...core import speed  # torch (seconds to import): only for a command line that can run
 
     decided = api.plan(args.content, args.styles if len(args.styles) > 1 else args.styles[0], opts)
     for note in decided.notes:
@@ -223,7 +226,7 @@ class Controller:
         h, w = image.shape[-2:]
         if (w, h) == self.plan.size:
             return image, {}
-        from ...render import upsample
+        from ...core.render import upsample
 
         return upsample(image, self.plan.size), {"upsampled_from": f"{w}x{h}"}
 

@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from ... import images, videofiles
+from ...media import images, videofiles
 from . import flags
 from .render import EXIT_INTERRUPTED
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ... import images, samples
 from ...errors import OptionsError
+from ...media import images, samples
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 PHOTO_NAMES = ("photo", "content", "tubingen")  # file stems starting with these are photographs

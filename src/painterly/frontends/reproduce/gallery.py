@@ -8,9 +8,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ... import images
-from ...files import write_text_atomic
-from ...options import Options
+from ...core.options import Options
+from ...media import images
+from ...media.files import write_text_atomic
 from .contact_sheet import Cell, sheet
 from .figures import Figure
 from .tiles import Rendered, tile_options

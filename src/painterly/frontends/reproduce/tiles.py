@@ -14,9 +14,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ... import __version__, api, images
-from ...options import Options
-from ...plan import schedule
+from ... import __version__, api
+from ...core.options import Options
+from ...core.plan import schedule
+from ...media import images
 from .figures import PAPER_RATIO, Figure, Tile
 
 

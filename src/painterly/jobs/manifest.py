@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.options import INITS, SPEC_BY_NAME, Options, coerce_changes, with_preset
+from ..errors import OptionsError, PainterlyError
 from .batch import Hasher, Job, make_job
-from .errors import OptionsError, PainterlyError
-from .options import INITS, SPEC_BY_NAME, Options, coerce_changes, with_preset
 
 PATH_COLUMNS = ("content", "style", "preset")
 BY_FLAG = {spec.key: spec.name for spec in SPEC_BY_NAME.values() if spec.flag}  # style_weights -> style_blend_weights

@@ -76,8 +76,8 @@ def _setting(options: Options, device: torch.device) -> str:
 
 
 def _calibrate(options: Options, device: torch.device, setting: str) -> Speed:
+    from ..media.samples import photo
     from . import objective
-    from .samples import photo
 
     start = time.perf_counter()
     layers = list(options.content_layers) + list(options.style_layers)

@@ -15,8 +15,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..errors import OptionsError
 from .declare import RUNS, SCORED, SERVER, STILLS, Control, Spec, option
-from .errors import OptionsError
 from .ladder import LADDER, MIN_SCALE, MULTISCALE_FROM, sides
 from .layers import LAYER_NAMES
 from .resources import TILE_HALO

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from .errors import DivergedError, InputImageError, OptionsError
-from .files import write_atomic
-from .optimize import Step
-from .options import INITS, Options
+from ..core.optimize import Step
+from ..core.options import INITS, Options
+from ..errors import DivergedError, InputImageError, OptionsError
+from ..media.files import write_atomic
 
 INPUT_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif")
 NAME_VERSION = "1"  # bump when what an output name stands for changes
@@ -179,16 +179,20 @@ def render_job(
     exist (a Ray worker on another machine); `seed_offset` moves the noise seed for a retry after
     a divergence. Raises PainterlyError subclasses (a bad image, out of memory, divergence).
     """
-    from . import api, images
+    from ..core.plan import load_inputs
+    from ..core.render import render
+    from ..core.speed import decide
+    from ..media import images
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="painterly-job-") as tmp:
         local = _materialise(job, Path(tmp), inputs) if inputs else job
         opts = local.options.replace(seed=local.options.seed + seed_offset) if seed_offset else local.options
+        opts = opts.validate()
         styles = [str(s) for s in local.styles]
-        decided = api.plan(str(local.content), styles if len(styles) > 1 else styles[0], opts)
+        decided = decide(load_inputs(str(local.content), styles if len(styles) > 1 else styles[0], opts), opts)
         last = None
-        for last in api.render(decided):
+        for last in render(decided):
             if on_step is not None:
                 on_step(last)
         if last is None:
@@ -218,7 +222,7 @@ def _materialise(job: Job, folder: Path, inputs: dict) -> Job:
 
 def describe_failure(exc: BaseException) -> str:
     """One line for the report: the error's own message, its kind for the unexpected."""
-    from .errors import PainterlyError
+    from ..errors import PainterlyError
 
     if isinstance(exc, PainterlyError):
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import ResourceError
+from ..errors import ResourceError
 from .layers import BLOCKS, LAYER_NAMES
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import color, evaluate, images, network, objective
+from ..media import images
+from . import color, evaluate, network, objective
 from .optimize import SEARCH_FIRST, Step, iterate
 from .options import STOP_WINDOW
 from .plan import Plan

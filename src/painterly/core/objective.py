@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import features, images, losses, network, tiling
+from ..media import images
+from . import features, losses, network, tiling
 from .features import Features
 from .losses import Losses
 from .options import Options

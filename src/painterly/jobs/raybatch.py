@@ -16,8 +16,8 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..errors import ResourceError
 from .batch import Job, Outcome, Rendered, Tally, render_job
-from .errors import ResourceError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 OBJECT_STORE_BYTES = 256 * 1024 * 1024  # a local cluster's store: inputs and outputs, not arrays

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from .errors import ResourceError
+from ..errors import ResourceError
 
 SECONDS_PER_MEGAPIXEL_EVALUATION = 6.0
 EVALUATIONS_PER_ITERATION = 1.3

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import images, network, resources, tiling
-from .errors import InputImageError, OptionsError, ResourceError
+from ..errors import InputImageError, OptionsError, ResourceError
+from ..media import images
+from . import network, resources, tiling
 from .ladder import LADDER, MIN_SCALE, MULTISCALE_FROM
 from .options import INITS, Options
 from .sizes import MIN_SIDE, output_size, style_side
@@ -130,7 +131,7 @@ class Plan:
     def metadata(self, step=None) -> dict[str, str]:
         """Text chunks for a result: version, input file names, every effective setting and, given a
         `Step`, how far the run got and its losses."""
-        from . import __version__
+        from ..version import __version__
 
         out = {
             "version": __version__,

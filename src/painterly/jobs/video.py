@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import files, images, temporal, videofiles
-from .errors import OptionsError
-from .optimize import Step
-from .options import Options
-from .plan import Inputs, Plan, make_plan
-from .render import render
-from .sizes import output_size
+from ..core.optimize import Step
+from ..core.options import Options
+from ..core.plan import Inputs, Plan, make_plan
+from ..core.render import render
+from ..core.sizes import output_size
+from ..errors import OptionsError
+from ..media import files, images, videofiles
+from . import temporal
 
 SETTINGS = "painterly-settings.json"  # in the frames folder: what its frames were made with
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from ..errors import InputImageError, OutputError
 from . import printfiles
-from .errors import InputImageError, OutputError
 from .files import write_atomic
 
 if TYPE_CHECKING:  # torch is imported where a tensor is made: the CLI checks files before it loads torch

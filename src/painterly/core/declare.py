@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import OptionsError
+from ..errors import OptionsError
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
-from . import files, images, samples, vgg
-from .errors import OutputError, ResourceError
+from ..errors import OutputError, ResourceError
+from ..media import files, images, samples
+from . import vgg
 from .options import BF16_FLAGS, Options
 
 NORMALISATION_SIZE = 256  # long side of the sample photos used for the normalised network

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..errors import DivergedError
 from . import evaluate
-from .errors import DivergedError
 from .losses import Losses
 from .objective import Objective
 

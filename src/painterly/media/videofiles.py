@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..errors import InputImageError, OutputError
 from . import images
-from .errors import InputImageError, OutputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")  # containers that take H.264 and the usual audio codecs
