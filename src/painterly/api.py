@@ -1,7 +1,8 @@
 """The public surface: `stylize`, `stylize_iter`, `plan` + `render`, and `score`.
 
 Options flow in as one `Options` and/or keyword arguments (`Options` fields, or `ratio` for
-alpha/beta); nothing here prints or parses argv.
+alpha/beta); nothing here prints or parses argv. A front door (floor 4): it may import jobs, the
+core and media; nothing below imports it.
 """
 
 from __future__ import annotations
