@@ -11,6 +11,8 @@ from .version import __version__
 # Names from modules that load torch, imported on first use: `painterly --help` and importing
 # `painterly.core.options` stay quick (torch takes seconds to import on a small machine).
 _LAZY = {
+    "plan": "api",
+    "render": "api",
     "Score": "api",
     "score": "api",
     "stylize": "api",
@@ -29,6 +31,8 @@ __all__ = [
     "Score",
     "Step",
     "__version__",
+    "plan",
+    "render",
     "score",
     "stylize",
     "stylize_iter",
