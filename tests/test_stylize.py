@@ -48,9 +48,7 @@ def test_same_seed_same_image_other_seed_other_image(content_path, style_path):
 
 def test_the_public_plan_and_render_give_the_same_image_as_stylize(content_path, style_path):
     decided = painterly.plan(content_path, style_path, size=48, iterations=6, seed=3)
-    last = None
-    for last in painterly.render(decided):
-        pass
+    *_, last = painterly.render(decided)
     alone = painterly.stylize(content_path, style_path, size=48, iterations=6, seed=3)
     assert decided.size == alone.size and np.array_equal(np.asarray(images.to_image(last.image)), np.asarray(alone))
 
