@@ -9,8 +9,8 @@ import painterly
 from conftest import artwork_like, photo_like
 from painterly.core import evaluate, losses, network, vgg
 from painterly.core.objective import build
-from painterly.core.options import with_preset
 from painterly.core.plan import schedule
+from painterly.core.presets import with_preset
 
 
 def test_paper_preset_is_the_papers_method():

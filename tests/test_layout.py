@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from painterly.core.declare import Control
-from painterly.core.options import FIELD_SPECS, Options, with_preset
+from painterly.core.options import FIELD_SPECS, Options
+from painterly.core.presets import with_preset
 from painterly.frontends.cli import batch, flags, main, render, video
 from painterly.frontends.reproduce import figures, tiles
 from painterly.media import images

@@ -16,8 +16,9 @@ from PIL import Image
 
 from .core import evaluate, network, objective, speed
 from .core.optimize import Step
-from .core.options import Options, with_preset
+from .core.options import Options
 from .core.plan import Plan, load_inputs, make_plan
+from .core.presets import with_preset
 from .core.render import render
 from .errors import OptionsError
 from .jobs import video as video_core

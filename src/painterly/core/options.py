@@ -21,7 +21,7 @@ from .ladder import LADDER, MIN_SCALE, MULTISCALE_FROM, sides
 from .layers import LAYER_NAMES
 from .resources import TILE_HALO
 
-__all__ = ["PRESETS", "SERVER", "SPECS", "Control", "Options", "Preset", "Spec", "coerce_changes", "with_preset"]
+__all__ = ["SERVER", "SPECS", "Control", "Options", "Spec", "coerce_changes"]
 
 CONTENT_LAYERS: tuple[str, ...] = ("conv4_2",)
 STYLE_LAYERS: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
@@ -64,10 +64,15 @@ class Options:
         web=Control("Iterations", minimum=0, maximum=2000, step=1),
     )  # fmt: skip
     multiscale: bool = option(
-        True, "bool", f"coarse-to-fine from {MULTISCALE_FROM} px: start at {MIN_SCALE} px, each scale {LADDER:.3g}x "
-        f"the side of the one before ({LADDER**2:g}x the pixels) up to --size ({' -> '.join(map(str, sides(512)))} "
-        "px at 512), most iterations at low resolution; --no-multiscale for the paper's single scale", OPTIMISATION,
+        True, "bool", f"coarse-to-fine from {MULTISCALE_FROM} px: start at --min-scale ({MIN_SCALE}) px, each scale "
+        f"{LADDER:.3g}x the side of the one before ({LADDER**2:g}x the pixels) up to --size "
+        f"({' -> '.join(map(str, sides(512)))} px at 512), most iterations at low resolution; --no-multiscale for "
+        "the paper's single scale", OPTIMISATION,
         web=Control(f"Coarse-to-fine from {MULTISCALE_FROM} px", advanced=True),
+    )  # fmt: skip
+    min_scale: int = option(
+        MIN_SCALE, "int", "the coarsest scale of a coarse-to-fine run (a time budget starts higher, from the photo)",
+        OPTIMISATION, metavar="PX", web=Control("Coarsest scale (px)", advanced=True, minimum=16, step=16),
     )  # fmt: skip
     time_budget: float | None = option(
         None, "seconds", "finish within this many seconds: planned from this machine's measured speed (fewer "
@@ -285,6 +290,7 @@ def _check_numbers(o: Options) -> None:
         isinstance(o.stop_tolerance, int | float) and 0 <= o.stop_tolerance < 1,
         f"stop-tolerance must be from 0 to 1, got {o.stop_tolerance!r}",
     )
+    _check(isinstance(o.min_scale, int) and o.min_scale >= 16, f"min-scale must be >= 16 px, got {o.min_scale!r}")
     _check(isinstance(o.seed, int) and 0 <= o.seed < 2**63, f"seed must be 0 .. 2**63 - 1, got {o.seed!r}")
     _check(o.bit_depth in (8, 16), f"bit-depth must be 8 or 16, got {o.bit_depth!r}")
     _check(isinstance(o.tile, int) and (o.tile == 0 or o.tile >= 32), f"tile must be 0 or >= 32 px, got {o.tile!r}")
@@ -339,7 +345,7 @@ RATIO = Spec(
     "--ratio", metavar="ALPHA/BETA", reads=SCORED,
     web=Control("Content/style ratio alpha/beta", info="smaller = stronger style"),
 )  # fmt: skip
-SPECS: tuple[Spec, ...] = (*FIELD_SPECS[:5], RATIO, *FIELD_SPECS[5:])
+SPECS: tuple[Spec, ...] = (*FIELD_SPECS[:6], RATIO, *FIELD_SPECS[6:])
 SPEC_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 
 
@@ -349,52 +355,3 @@ def coerce_changes(values: Mapping[str, object]) -> dict[str, object]:
     if unknown:
         raise OptionsError(f"unknown option {unknown[0]!r}")
     return {name: SPEC_BY_NAME[name].coerce(value) for name, value in values.items()}
-
-
-@dataclass(frozen=True)
-class Preset:
-    """Named settings: plain option values (`ratio` allowed), applied before the user's own."""
-
-    about: str
-    values: dict[str, object]
-
-
-PRESETS: dict[str, Preset] = {
-    "paper": Preset(
-        "the paper exactly: one scale, 1000 L-BFGS iterations (line search) from white noise, w_l = 1/5, "
-        "alpha/beta 1e-3, no smoothing, float32",
-        {
-            "multiscale": False,
-            "iterations": 1000,
-            "init": "noise",
-            "line_search": True,
-            "lbfgs_history": 100,
-            "balance_layers": False,
-            "ratio": 1e-3,
-            "style_layer_weights": None,
-            "tv_weight": 0.0,
-            "precision": "fp32",
-            "pooling": "avg",
-            "network": "plain",
-        },
-    ),
-    "fast": Preset(
-        "a quick preview: half the iterations, stop early when the loss stalls",
-        {"iterations": 110, "stop_tolerance": 2e-3},
-    ),
-    "photoreal": Preset(
-        "photo-to-photo look transfer (paper Fig. 7): start from the photo, more content, light smoothing",
-        # 1e-2 (plain network) still paints the other photo's textures in; 1e-1 moves light and colour
-        {"init": "content", "ratio": 1e-1, "tv_weight": 1.0},
-    ),
-}
-
-
-def with_preset(name: str | None, changes: Mapping[str, object] = {}, base: Options | None = None) -> Options:  # noqa: B006
-    """`base` (or the defaults) with preset `name`'s values, then `changes` (which win), validated."""
-    options = base or Options()
-    if name:
-        if name not in PRESETS:
-            raise OptionsError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
-        options = options.replace(**PRESETS[name].values)
-    return options.replace(**changes) if changes else options.validate()

@@ -14,7 +14,7 @@ from PIL import Image
 from ..errors import InputImageError, OptionsError, ResourceError
 from ..media import images
 from . import network, resources, tiling
-from .ladder import LADDER, MIN_SCALE, MULTISCALE_FROM
+from .ladder import LADDER, MULTISCALE_FROM
 from .options import INITS, Options
 from .sizes import MIN_SIDE, output_size, style_side
 
@@ -204,7 +204,7 @@ def _history(opts: Options, iterations: int) -> int:
 def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
     """(long side px, iterations) per scale, coarse to fine.
 
-    With `multiscale` and sizes from MULTISCALE_FROM up, the run starts at MIN_SCALE px and climbs
+    With `multiscale` and sizes from MULTISCALE_FROM up, the run starts at `min_scale` px and climbs
     to the size in steps of sqrt(2); iterations fall as side^-1.5 (1.68x fewer per step up) up to
     FULL_DETAIL px, stay level up to PRINT_DETAIL and fall as side^-2 above it, so
     the picture forms cheaply at low resolution and each finer scale, costing twice as much per
@@ -214,7 +214,7 @@ def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
     """
     size = options.size
     sides = [size]
-    smallest = max(MIN_SCALE, math.ceil(MIN_SIDE * max(aspect, 1 / aspect)))
+    smallest = max(options.min_scale, math.ceil(MIN_SIDE * max(aspect, 1 / aspect)))
     if options.multiscale and size >= MULTISCALE_FROM:
         while round(sides[0] / LADDER) >= smallest:
             sides.insert(0, round(sides[0] / LADDER))

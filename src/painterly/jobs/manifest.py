@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.options import INITS, SPEC_BY_NAME, Options, coerce_changes, with_preset
+from ..core.options import INITS, SPEC_BY_NAME, Options, coerce_changes
+from ..core.presets import with_preset
 from ..errors import OptionsError, PainterlyError
 from .batch import Hasher, Job, make_job
 

@@ -12,7 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ...core.options import PRESETS, SERVER, SPECS, Options, with_preset
+from ...core.options import SERVER, SPECS, Options
+from ...core.presets import PRESETS, with_preset
 from ...core.resources import parse_bytes
 from ...media import images
 from .. import signin

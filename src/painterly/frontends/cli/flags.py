@@ -11,7 +11,8 @@ import difflib
 import re
 from collections.abc import Iterable
 
-from ...core.options import PRESETS, SPECS, Options, Spec, coerce_changes, with_preset
+from ...core.options import SPECS, Options, Spec, coerce_changes
+from ...core.presets import PRESETS, with_preset
 from ...errors import OptionsError
 
 EXIT_USER_ERROR = 2

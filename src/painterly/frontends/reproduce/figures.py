@@ -10,7 +10,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...core.options import PRESETS, STYLE_LAYERS
+from ...core.options import STYLE_LAYERS
+from ...core.presets import PRESETS
 
 RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)  # Fig. 4's columns: alpha/beta
 PAPER_RATIO = 1e-3

@@ -1,0 +1,60 @@
+"""Presets: named settings (plain option values) applied before the user's own, and the one
+function that applies them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..errors import OptionsError
+from .options import Options
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Named settings: plain option values (`ratio` allowed), applied before the user's own."""
+
+    about: str
+    values: dict[str, object]
+
+
+PRESETS: dict[str, Preset] = {
+    "paper": Preset(
+        "the paper exactly: one scale, 1000 L-BFGS iterations (line search) from white noise, w_l = 1/5, "
+        "alpha/beta 1e-3, no smoothing, float32",
+        {
+            "multiscale": False,
+            "iterations": 1000,
+            "init": "noise",
+            "line_search": True,
+            "lbfgs_history": 100,
+            "balance_layers": False,
+            "ratio": 1e-3,
+            "style_layer_weights": None,
+            "tv_weight": 0.0,
+            "precision": "fp32",
+            "pooling": "avg",
+            "network": "plain",
+        },
+    ),
+    "fast": Preset(
+        "a quick preview: half the iterations, stop early when the loss stalls",
+        {"iterations": 110, "stop_tolerance": 2e-3},
+    ),
+    "photoreal": Preset(
+        "photo-to-photo look transfer (paper Fig. 7): start from the photo, more content, light smoothing",
+        # 1e-2 (plain network) still paints the other photo's textures in; 1e-1 moves light and colour
+        {"init": "content", "ratio": 1e-1, "tv_weight": 1.0},
+    ),
+}
+
+
+def with_preset(name: str | None, changes: Mapping[str, object] = {}, base: Options | None = None) -> Options:  # noqa: B006
+    """`base` (or the defaults) with preset `name`'s values, then `changes` (which win), validated."""
+    options = base or Options()
+    if name:
+        if name not in PRESETS:
+            raise OptionsError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+        options = options.replace(**PRESETS[name].values)
+    return options.replace(**changes) if changes else options.validate()
