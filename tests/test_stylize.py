@@ -53,6 +53,15 @@ def test_the_public_plan_and_render_give_the_same_image_as_stylize(content_path,
     assert decided.size == alone.size and np.array_equal(np.asarray(images.to_image(last.image)), np.asarray(alone))
 
 
+def test_the_library_scores_at_the_largest_outputs_size_like_the_cli(content_path, style_path, tmp_path):
+    small, large = tmp_path / "small.png", tmp_path / "large.png"
+    painterly.stylize(content_path, style_path, size=40, iterations=2).save(small)
+    painterly.stylize(content_path, style_path, size=56, iterations=2).save(large)
+    by_default = painterly.score(content_path, style_path, [small, large])
+    assert by_default == painterly.score(content_path, style_path, [small, large], size=56)
+    assert by_default != painterly.score(content_path, style_path, [small, large], size=512)
+
+
 def test_api_accepts_paths_pil_and_arrays_and_calls_back(content_path):
     seen = []
     image = painterly.stylize(

@@ -96,10 +96,15 @@ class Score:
 def score(content, style, outputs: Sequence, options: Options | None = None, **changes) -> list[Score]:
     """The paper's content loss, style loss and total for each image in `outputs`.
 
-    Images are compared at the options' `size` (content/outputs resized to its aspect ratio,
-    styles to the same long side x style_scale), float32. Without `options`, the paper's objective
-    (`--preset paper`: alpha/beta 1e-3, w_l = 1/5, no smoothing), not the render defaults.
+    Images are compared at a long side of `size` px (content/outputs resized to its aspect ratio,
+    styles to the same long side x style_scale), float32: the options' size, or without `options`
+    and `size=`, the largest output's long side (as `painterly score`: a file's score never depends
+    on the others). Without `options`, the paper's objective (`--preset paper`: alpha/beta 1e-3,
+    w_l = 1/5, no smoothing), not the render defaults.
     """
+    loaded = [images.load(out, "output image") for out in outputs]
+    if options is None and "size" not in changes and loaded:
+        changes["size"] = max(max(image.size) for image in loaded)
     opts = make_options(options or with_preset("paper"), **changes).replace(precision="fp32")
     decided = make_plan(load_inputs(content, style, opts), opts.replace(iterations=0))
     size = decided.size
@@ -109,8 +114,8 @@ def score(content, style, outputs: Sequence, options: Options | None = None, **c
     device = next(target.net.parameters()).device
     results = []
     with torch.no_grad():
-        for out in outputs:
-            x = images.to_tensor(images.load(out, "output image").resize(size, images.RESAMPLE)).to(device)
+        for image in loaded:
+            x = images.to_tensor(image.resize(size, images.RESAMPLE)).to(device)
             r = target(x)
             results.append(Score(r.content, r.style, float(r.total), *evaluate.relative_errors(target, x)))
     return results
