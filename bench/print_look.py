@@ -105,7 +105,8 @@ def main() -> None:
         style = out / f"style-{args.style_side}.png"
         artwork.save(style)
     print(
-        f"{'image':<34} {'style px':>8} {'wall s':>7} {'passes':>6} {'fp32':>5} {'RSS GiB':>7} {'distance':>8} {'fine':>6}"
+        f"{'image':<34} {'style px':>8} {'wall s':>7} {'passes':>6} {'fp32':>5} {'RSS GiB':>7} "
+        f"{'distance':>8} {'fine':>6}"
     )
     reference = Image.open(args.style).convert("RGB")  # fine texture is judged against the full artwork
     for path in args.measure:
