@@ -251,6 +251,7 @@ def _check_shapes(inputs: Inputs, opts: Options) -> None:
             )
 
 
+STYLE_ENLARGED = 2.0  # a style enlarged more than this for the output gets a hint (a larger scan)
 FEW_ITERATIONS = 100  # below this the photo has not formed yet: a picture of pure texture
 # Words in file names that say which image is the photograph and which the artwork.
 ART_WORDS = ("style", "artwork", "painting", "starry", "scream", "gogh", "monet", "munch", "picasso", "kandinsky")
@@ -270,6 +271,15 @@ def few_iterations_hint(opts: Options) -> str | None:
 def _advice(inputs: Inputs, opts: Options) -> list[str]:
     """One-line hints about a run that will probably not give the picture the user wants."""
     notes = [hint for hint in (few_iterations_hint(opts),) if hint]
+    size = output_size(inputs.content, opts.size)
+    for name, image in zip(inputs.style_names, inputs.styles):
+        side, own = style_side(size, opts), max(image.size)
+        if side > STYLE_ENLARGED * own:
+            notes.append(
+                f"the style {Path(name).name} is {own} px and is enlarged {side / own:.1f}x to {side} px for this "
+                f"{max(size)} px output: its finest texture is its own pixels' (a larger scan of the artwork gives "
+                "finer detail at 100%)"
+            )
     content, style = Path(inputs.content_name).stem.lower(), Path(inputs.style_names[0]).stem.lower()
     if (
         any(w in content for w in ART_WORDS)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from . import network, tiling
+from .ladder import sides
 from .options import Options
 from .plan import LADDER, MIN_ITERATIONS, MULTISCALE_FROM, Inputs, Plan, make_plan
 from .sizes import style_side
@@ -151,6 +152,7 @@ def describe(seconds: float) -> str:
 
 QUICK_SECONDS = 120.0  # a run longer than this gets a hint of a size that takes about this long
 QUICK_SIDE = 256  # px: the smallest size such a hint offers
+BUDGET_RUNGS = 4  # a budget run climbs only the ladder's last rungs (see _budget_candidates)
 BUDGET_STEP = 0.85  # each budget candidate has this share of the iterations of the one before
 BUDGET_SAFETY = 0.8  # plan for this share of the budget: the estimate is good to about 20 %
 
@@ -185,21 +187,24 @@ def decide(inputs: Inputs, options: Options) -> Plan:
 
 def _budget_candidates(opts: Options) -> Iterator[Options]:
     """Options to try for a time budget, best first: from the photo (unless the run names another
-    start), only the ladder's last two rungs, with fewer and fewer iterations; then the same ending at
-    each smaller rung down to MULTISCALE_FROM; then that size on one scale, down to one iteration.
+    start), only the ladder's last BUDGET_RUNGS rungs, with fewer and fewer iterations; then the same
+    ending at each smaller rung down to MULTISCALE_FROM; then that size on one scale, down to one
+    iteration.
 
-    A run cut short spends its time best at the fine scales: the coarse ones form a picture the
-    photo already is. Measured on tubingen + starry_night at 512 px, nst_eval content_rel / style_rel,
-    each at about half the default's time here: the whole ladder (128 -> 512) cut to 77 iterations
-    from the photo 1.19 / 0.28; 256 -> 512, 33 iterations 1.03 / 0.24; 362 -> 512, 20 iterations
-    0.93 / 0.21; 512 alone, 13 iterations, 0.85 / 0.23 but a photo under a texture, not a painting
-    (the default, 220 iterations from noise: 1.00 / 0.16)."""
+    A run cut short spends its time best near the fine scales. Measured here (nst_eval content_rel /
+    style_rel at 512 px, each run at about half the default's time) for tubingen + starry_night and
+    astronaut + the_scream, from the photo: 128 -> 512 px, 77 iterations: 1.19 / 0.28 and 0.72 / 0.24;
+    181 -> 512, 50: 1.10 / 0.25 and 0.62 / 0.28; 256 -> 512, 33: 1.01 / 0.23 and 0.52 / 0.33 (a photo
+    with a few waves); 362 -> 512, 19: 0.93 / 0.22 and 0.46 / 0.38 (the photo). A strong style needs
+    the coarse rungs to take hold, a detailed photo the fine ones to stay sharp: four rungs are the
+    compromise (the default, 220 iterations from noise: 1.00 / 0.16 and 0.61 / 0.22)."""
     init = "content" if opts.init == "noise" else opts.init
     side = opts.size
     while True:
+        rungs = sides(side)[-BUDGET_RUNGS:]
         iterations = opts.iterations
-        while iterations >= 2 * MIN_ITERATIONS:
-            yield opts.replace(size=side, iterations=iterations, init=init, min_scale=round(side / LADDER))
+        while iterations >= 2 * MIN_ITERATIONS * len(rungs):  # every rung gets MIN_ITERATIONS (plan.schedule)
+            yield opts.replace(size=side, iterations=iterations, init=init, min_scale=rungs[0])
             iterations = int(iterations * BUDGET_STEP)
         if round(side / LADDER) < MULTISCALE_FROM:
             break
