@@ -9,7 +9,7 @@ import pytest
 
 from conftest import artwork_like, photo_like
 from painterly import Options, api
-from painterly.core import speed
+from painterly.core import network, speed
 from painterly.core.plan import MIN_ITERATIONS
 from painterly.frontends.cli import main
 
@@ -139,3 +139,27 @@ def test_a_style_much_smaller_than_the_output_gets_a_hint(tmp_path):
     [hint] = [h for h in api.plan(str(photo), str(small), size=512).hints if "larger scan" in h]
     assert "small.png is 100 px and is enlarged 5.1x to 512 px for this 512 px output" in hint
     assert not any("larger scan" in h for h in api.plan(str(photo), str(large), size=512).hints)
+
+
+def test_a_scale_slower_than_estimated_makes_the_next_estimate_slower(tmp_path, monkeypatch):
+    """The calibration times a few evaluations at their best; a real run on a cloud CPU took 1.3x as
+    long (the default render 143 s against 110 s estimated). Finished scales correct the cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    opts = Options(size=64)
+    setting = speed._setting(opts, network.pick_device(opts.device))
+    network.remember("speed", setting, speed.Speed(0.0, 1e-5, 0.1, setting).__dict__)
+    speed.observe(opts, (400, 300), 0, evaluations=10, seconds=2.0)  # too short to say anything
+    assert speed.measure(opts).factor == 1.0
+    speed.observe(opts, (400, 300), 0, evaluations=10, seconds=24.0)  # predicted 12 s: twice as slow
+    assert speed.measure(opts).factor == pytest.approx(1.5)
+    assert speed.measure(opts).evaluation(1000) == pytest.approx(1.5e-2)
+
+
+def test_every_finished_scale_is_observed(monkeypatch, pictures):
+    seen = []
+    monkeypatch.setattr(
+        speed, "observe", lambda opts, size, tile, evaluations, seconds: seen.append((size, evaluations))
+    )
+    api.stylize(*pictures, size=256, iterations=12)
+    assert [size for size, _ in seen] == [s.size for s in api.plan(*pictures, size=256, iterations=12).scales]
+    assert all(evaluations >= 1 for _, evaluations in seen)

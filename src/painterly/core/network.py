@@ -111,12 +111,18 @@ def measured_once(kind: str, setting: str, measure: Callable[[], dict], fields: 
     except (OSError, ValueError):
         pass
     value = measure()
+    remember(kind, setting, value)
+    return value
+
+
+def remember(kind: str, setting: str, value: dict) -> None:
+    """Cache the measurement `kind` of this machine `setting` (atomically: runs may race)."""
+    path = measurement_path(kind, setting)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         files.write_text_atomic(path, json.dumps(value), f"{kind} cache")
     except (OSError, OutputError):
         pass  # a read-only cache only costs the measurement again
-    return value
 
 
 def _conv_seconds(bf16: bool, repeats: int = 3) -> float:

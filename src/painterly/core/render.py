@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..media import images
-from . import color, evaluate, network, objective
+from . import color, evaluate, network, objective, speed
 from .optimize import SEARCH_FIRST, Step, iterate
 from .options import STOP_WINDOW
 from .plan import Plan
@@ -61,6 +61,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
             target, x, scale.iterations, opts.optimizer, opts.lr, opts.lbfgs_history, inner, opts.line_search,
             SEARCH_FIRST if first else 0, scale.tile,
         )  # fmt: skip
+        started = time.monotonic()
         for raw in steps:
             losses.append(raw.loss)
             local = raw.iteration
@@ -79,6 +80,8 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
                 scale_deadline is not None and time.monotonic() >= scale_deadline
             ):
                 break
+        if inner is None and scale.iterations:  # a whole scale's evaluations: how fast this machine really is
+            speed.observe(opts, scale.size, scale.tile, raw.evaluations, time.monotonic() - started)
         x = raw.image
         done += local if scale.iterations else 0
     if opts.iterations == 0:
