@@ -55,13 +55,11 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
             now = time.monotonic()
             scale_deadline = now + (deadline - now) * work[k] / max(1, sum(work[k:]))
         losses: list[float] = []
-        local = 0
-        first = k == 0 and inner is None  # from the initial image, not an upsampled result
-        steps = iterate(
+        local, started = 0, time.monotonic()
+        steps = iterate(  # a line search first only from the initial image, not an upsampled result
             target, x, scale.iterations, opts.optimizer, opts.lr, opts.lbfgs_history, inner, opts.line_search,
-            SEARCH_FIRST if first else 0, scale.tile,
+            SEARCH_FIRST if k == 0 and inner is None else 0, scale.tile,
         )  # fmt: skip
-        started = time.monotonic()
         for raw in steps:
             losses.append(raw.loss)
             local = raw.iteration
@@ -80,12 +78,17 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
                 scale_deadline is not None and time.monotonic() >= scale_deadline
             ):
                 break
-        if inner is None and scale.iterations:  # a whole scale's evaluations: how fast this machine really is
-            speed.observe(opts, scale.size, scale.tile, raw.evaluations, time.monotonic() - started)
+        _observe(opts, scale, raw, time.monotonic() - started, inner is None)
         x = raw.image
         done += local if scale.iterations else 0
     if opts.iterations == 0:
         yield step
+
+
+def _observe(opts, scale, last: Step, seconds: float, whole: bool) -> None:
+    """A whole scale's evaluations (not a resumed one's) tell how fast this machine really is."""
+    if whole and scale.iterations:
+        speed.observe(opts, scale.size, scale.tile, last.evaluations, seconds)
 
 
 def upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -98,14 +98,16 @@ def main(argv: list[str]) -> int:
     from ...core import speed  # torch (seconds to import): only for a command line that can run
 
     decided = api.plan(args.content, args.styles if len(args.styles) > 1 else args.styles[0], opts)
+    # The forecast loads the network: a bad weights file is the one line printed, before any advice.
+    forecast = speed.forecast(decided) if args.show_plan or not args.quiet else None
     for note in decided.notes:
         print(f"painterly: warning: {note}", file=sys.stderr)
     for hint in () if args.quiet else decided.hints:
         print(f"painterly: hint: {hint}", file=sys.stderr)
     if args.show_plan or (not args.quiet and any(s.tile for s in decided.scales)):
         print("\n".join(f"painterly: plan: {line}" for line in decided.describe()), file=sys.stderr)
-    if args.show_plan or not args.quiet:
-        print(f"painterly: {speed.forecast(decided)}", file=sys.stderr)
+    if forecast:
+        print(f"painterly: {forecast}", file=sys.stderr)
     if args.show_plan:
         return 0
     w, h = decided.size
