@@ -11,6 +11,7 @@ from painterly.core import evaluate, losses, network, vgg
 from painterly.core.objective import build
 from painterly.core.plan import schedule
 from painterly.core.presets import with_preset
+from painterly.media import images
 
 
 def test_paper_preset_is_the_papers_method():
@@ -161,3 +162,36 @@ def test_the_memory_guard_knows_bf16_needs_less():
     fp32 = resources.estimate(2048, 1536, 20, bf16=False)[1]
     assert bf16 < 8 * 2**30 < fp32  # a 2048 px bf16 render (6.95 GiB measured) passes --max-memory 8G
     assert bf16 > 6.95 * 2**30  # and the estimate stays above what was measured
+
+
+@pytest.mark.numerics
+def test_an_enlarged_style_gives_its_fine_texture_from_its_own_pixels():
+    """A 64 px style for a 256 px output is enlarged 4x: conv1_1-conv3_1 match the style's own pixels
+    (an enlarged scan's finest texture is blur: bench/print_look.py), conv4_1/conv5_1 the enlarged one."""
+    from painterly.core import features
+    from painterly.core.objective import FINE_LAYERS
+
+    opts = painterly.Options(size=256, precision="fp32")
+    style = artwork_like(64, 64)
+    objective = build(photo_like(256, 192), [style], opts, (256, 192), torch.device("cpu"))
+    own, enlarged = (images.to_tensor(s) for s in (style, style.resize((256, 256), images.RESAMPLE)))
+
+    def per_position(image, layer):
+        g = features.grams(objective.features, image, [layer], 0)[layer]
+        return g / (image.shape[2] // 2 ** (int(layer[4]) - 1)) / (image.shape[3] // 2 ** (int(layer[4]) - 1))
+
+    def target(layer):  # the objective's A per position (its output's positions)
+        h, w = 192 // 2 ** (int(layer[4]) - 1), 256 // 2 ** (int(layer[4]) - 1)
+        return objective.style_targets[layer] / (h * w)
+
+    for layer in objective.style_layers:
+        source = own if layer in FINE_LAYERS else enlarged
+        assert torch.allclose(target(layer), per_position(source, layer), rtol=1e-4, atol=1e-6), layer
+    assert not torch.allclose(per_position(own, "conv1_1"), per_position(enlarged, "conv1_1"), rtol=1e-2)
+    large = build(photo_like(256, 192), [artwork_like(300, 300)], opts, (256, 192), torch.device("cpu"))
+    assert torch.allclose(
+        large.style_targets["conv1_1"] / (192 * 256),
+        per_position(images.to_tensor(artwork_like(300, 300).resize((256, 256), images.RESAMPLE)), "conv1_1"),
+        rtol=1e-4,
+        atol=1e-6,
+    )  # a style as large as the output is used as before
