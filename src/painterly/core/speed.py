@@ -85,8 +85,7 @@ def observe(options: Options, size: tuple[int, int], tile: int, evaluations: int
     speed = measure(options)
     predicted = evaluations * (_tiled(size, tile, speed) if tile else speed.evaluation(size[0] * size[1]))
     factor = speed.factor * (1 - OBSERVED_WEIGHT + OBSERVED_WEIGHT * seconds / predicted)
-    setting = _setting(options, network.pick_device(options.device))
-    network.remember("speed", setting, dataclasses.replace(speed, factor=factor).__dict__)
+    network.remember("speed", speed.setting, dataclasses.replace(speed, factor=factor).__dict__)
 
 
 def _setting(options: Options, device: torch.device) -> str:
