@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from PIL import Image
+
 from passes import SHARED, scored
 
 PAIRS = ("tubingen:starry_night", "astronaut:the_scream")
@@ -63,12 +65,11 @@ def main() -> int:
                 cmd = [sys.executable, "-m", "painterly", photo, style, "-o", str(out), "-q", "--overwrite", *budget]
                 subprocess.run(cmd, check=True)
                 wall = time.perf_counter() - start
-                from PIL import Image
-
                 side = max(Image.open(out).size)
                 figures = scored(photo, style, str(out), 512)
                 rows.append((pair, share, share * estimate, wall, side, figures))
-                print(f"{pair} {share:g}: {wall:.0f} s, {side} px, {figures['content_rel']:.2f} / {figures['style_rel']:.2f}")
+                rel = f"{figures['content_rel']:.2f} / {figures['style_rel']:.2f}"
+                print(f"{pair} {share:g}: {wall:.0f} s, {side} px, {rel}")
     print("\n| pair | budget | wall | output | content_rel | style_rel |\n|---|---|---|---|---|---|")
     for pair, share, seconds, wall, side, f in rows:
         budget = f"{share:g} x est = {seconds:.0f} s" if share < 1 else f"none (default, est {seconds:.0f} s)"
