@@ -14,6 +14,7 @@ Also writes a 100% crop sheet per run (the output's crop beside the artwork's at
     .venv/bin/python bench/print_look.py --sizes 1024,2048              # tubingen + starry_night
     .venv/bin/python bench/print_look.py --sizes 1024 --style-side 400  # the artwork downscaled first
     .venv/bin/python bench/print_look.py --measure out.png              # an image already made
+    .venv/bin/python bench/print_look.py --measure before.png after.png --sheet crops.png
 """
 
 from __future__ import annotations
@@ -64,16 +65,19 @@ def texture_figures(output: Image.Image, artwork: Image.Image) -> tuple[float, f
     return float(np.mean(np.abs(np.log10(p) - np.log10(a)))), float(np.log10(p[fine].sum() / a[fine].sum()))
 
 
-def crop_sheet(output: Image.Image, artwork: Image.Image, path: Path, title: str) -> None:
-    """The output's CROP px square at 100% (sky and roofs) beside the artwork's (its centre) at native."""
-    x, y = round(output.width * 0.45), round(output.height * 0.2)
-    left = output.convert("RGB").crop((x, y, x + CROP, y + CROP))
+def crop_sheet(outputs: list[tuple[str, Image.Image]], artwork: Image.Image, path: Path) -> None:
+    """Each output's CROP px square at 100% (sky and roofs: the same place in each) beside the
+    artwork's (its centre) at native pixels, titled."""
+    crops = []
+    for title, output in outputs:
+        x, y = round(output.width * 0.45), round(output.height * 0.2)
+        crops.append((title, output.convert("RGB").crop((x, y, x + CROP, y + CROP))))
     cx, cy = (artwork.width - CROP) // 2, (artwork.height - CROP) // 2
-    right = artwork.convert("RGB").crop((cx, cy, cx + CROP, cy + CROP))
-    sheet = Image.new("RGB", (2 * CROP + 8, CROP + 24), "white")
-    sheet.paste(left, (0, 24))
-    sheet.paste(right, (CROP + 8, 24))
-    ImageDraw.Draw(sheet).text((4, 6), f"{title} | the artwork at its own pixels", fill="black")
+    crops.append(("the artwork at its own pixels", artwork.convert("RGB").crop((cx, cy, cx + CROP, cy + CROP))))
+    sheet = Image.new("RGB", (len(crops) * (CROP + 8) - 8, CROP + 24), "white")
+    for k, (title, crop) in enumerate(crops):
+        sheet.paste(crop, (k * (CROP + 8), 24))
+        ImageDraw.Draw(sheet).text((k * (CROP + 8) + 4, 6), title, fill="black")
     sheet.save(path)
 
 
@@ -95,6 +99,7 @@ def main() -> None:
     ap.add_argument("--painterly", default="{}", help="more options as JSON, e.g. '{\"iterations\": 100}'")
     ap.add_argument("--out", default="/tmp/print-look", help="folder for the renders and crop sheets")
     ap.add_argument("--measure", nargs="*", default=[], help="only measure these images against --style")
+    ap.add_argument("--sheet", type=Path, help="with --measure: write their 100%% crops and the artwork's here")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -113,6 +118,8 @@ def main() -> None:
         d, f = texture_figures(Image.open(path), reference)
         print(f"{Path(path).name:<34} {max(artwork.size):>8} {'':>7} {'':>6} {'':>5} {'':>7} {d:>8.2f} {f:>6.2f}")
     if args.measure:
+        if args.sheet:
+            crop_sheet([(f"{Path(p).stem} at 100%", Image.open(p)) for p in args.measure], reference, args.sheet)
         return
     model, flags = cpu()
     unit = pass_time(bf16=any(f in flags for f in ("avx512_bf16", "amx_bf16")))
@@ -125,7 +132,7 @@ def main() -> None:
         r = render(Path(args.content), style, out / f"{name}.png", size, json.loads(args.painterly))
         image = Image.open(out / f"{name}.png")
         d, f = texture_figures(image, reference)
-        crop_sheet(image, reference, out / f"{name}-crops.png", f"{name} at 100%")
+        crop_sheet([(f"{name} at 100%", image)], reference, out / f"{name}-crops.png")
         rss = max(row["rss"] for row in r["rows"])
         print(
             f"{name:<34} {max(artwork.size):>8} {r['wall']:>7.0f} {r['wall'] / unit:>6.0f} {r['wall'] / fp32:>5.0f} "
