@@ -13,8 +13,8 @@ from PIL import Image
 
 from ..errors import InputImageError, OptionsError, ResourceError
 from ..media import images
-from . import network, resources, tiling
-from .ladder import LADDER, MULTISCALE_FROM
+from . import ladder, network, resources, tiling
+from .ladder import MULTISCALE_FROM
 from .options import INITS, Options
 from .sizes import MIN_SIDE, output_size, style_side
 
@@ -213,11 +213,8 @@ def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
     `aspect` (W/H of the content) drops scales whose short side would be under MIN_SIDE.
     """
     size = options.size
-    sides = [size]
     smallest = max(options.min_scale, math.ceil(MIN_SIDE * max(aspect, 1 / aspect)))
-    if options.multiscale and size >= MULTISCALE_FROM:
-        while round(sides[0] / LADDER) >= smallest:
-            sides.insert(0, round(sides[0] / LADDER))
+    sides = ladder.sides(size, smallest) if options.multiscale and size >= MULTISCALE_FROM else [size]
     shares = [
         (size / min(side, FULL_DETAIL)) ** ITERATIONS_EXPONENT * min(1.0, PRINT_DETAIL / side) ** 2 for side in sides
     ]

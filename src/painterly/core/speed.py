@@ -22,7 +22,7 @@ import torch
 from . import network, tiling
 from .ladder import sides
 from .options import Options
-from .plan import LADDER, MIN_ITERATIONS, MULTISCALE_FROM, Inputs, Plan, make_plan
+from .plan import MIN_ITERATIONS, MULTISCALE_FROM, Inputs, Plan, make_plan
 from .sizes import style_side
 
 PASS_PIXELS = 512 * 384
@@ -219,16 +219,12 @@ def _budget_candidates(opts: Options) -> Iterator[Options]:
     the coarse rungs to take hold, a detailed photo the fine ones to stay sharp: four rungs are the
     compromise (the default, 220 iterations from noise: 1.00 / 0.16 and 0.61 / 0.22)."""
     init = "content" if opts.init == "noise" else opts.init
-    side = opts.size
-    while True:
+    for side in reversed(sides(opts.size, MULTISCALE_FROM)):  # the size, then smaller rungs
         rungs = sides(side)[-BUDGET_RUNGS:]
         iterations = opts.iterations
         while iterations >= 2 * MIN_ITERATIONS * len(rungs):  # every rung gets MIN_ITERATIONS (plan.schedule)
             yield opts.replace(size=side, iterations=iterations, init=init, min_scale=rungs[0])
             iterations = int(iterations * BUDGET_STEP)
-        if round(side / LADDER) < MULTISCALE_FROM:
-            break
-        side = round(side / LADDER)
     for iterations in range(min(2 * MIN_ITERATIONS, opts.iterations), 0, -1):
         yield opts.replace(size=side, iterations=iterations, init=init, min_scale=side)
 
