@@ -166,8 +166,8 @@ def test_the_memory_guard_knows_bf16_needs_less():
 
 @pytest.mark.numerics
 def test_an_enlarged_style_gives_its_fine_texture_from_its_own_pixels():
-    """A 64 px style for a 256 px output is enlarged 4x: conv1_1-conv3_1 match the style's own pixels
-    (an enlarged scan's finest texture is blur: bench/print_look.py), conv4_1/conv5_1 the enlarged one."""
+    """A 64 px style for a 256 px output is enlarged 4x: conv1_1-conv4_1 match the style's own pixels
+    (an enlarged scan's texture is blur: bench/print_look.py), conv5_1 (the strokes' layout) the enlarged one."""
     from painterly.core import features
     from painterly.core.objective import FINE_LAYERS
 
@@ -184,6 +184,7 @@ def test_an_enlarged_style_gives_its_fine_texture_from_its_own_pixels():
         h, w = 192 // 2 ** (int(layer[4]) - 1), 256 // 2 ** (int(layer[4]) - 1)
         return objective.style_targets[layer] / (h * w)
 
+    assert set(objective.style_layers) - set(FINE_LAYERS) == {"conv5_1"}
     for layer in objective.style_layers:
         source = own if layer in FINE_LAYERS else enlarged
         assert torch.allclose(target(layer), per_position(source, layer), rtol=1e-4, atol=1e-6), layer
