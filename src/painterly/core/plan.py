@@ -28,9 +28,12 @@ ITERATIONS_EXPONENT = 1.5
 # texture at 1024 px (4 iterations at 1024, 7 at 724).
 FULL_DETAIL = 512
 # px: above this (print sizes) iterations fall as side^-2, so each finer scale costs about as much as
-# the one before instead of twice as much, down to MIN_ITERATIONS: the picture is formed, these scales
-# sharpen the brush texture (4096 px would otherwise cost 4x a 2048 px render).
-PRINT_DETAIL = 1024
+# the one before instead of twice as much, down to MIN_ITERATIONS (4096 px would otherwise cost 4x a
+# 2048 px render). Up to here every scale gets FULL_DETAIL's iterations: with 5 and 4 at 1448 and 2048
+# px (this was 1024) a 2048 px print was the 1024 px texture enlarged, soft rounded cells at 100%
+# (bench/print_look.py distance 0.56, fine band -0.57 log10); with 10 and 10 it has brush marks
+# (0.36 / -0.22) for about 1.5x the passes.
+PRINT_DETAIL = 2048
 
 
 @dataclass(frozen=True)
