@@ -52,12 +52,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
+        shares = [*args.shares, *([1.0] if args.default else [])]
         for pair in args.pairs:
             photo_name, style_name = pair.split(":")
             photo, style = picture(photo_name, folder), picture(style_name, folder)
             default = api.plan(photo, style)
             estimate = speed.plan_seconds(default, speed.measure(default.options))
-            shares = [*args.shares, *([1.0] if args.default else [])]
             for share in shares:
                 out = folder / f"{photo_name}-{style_name}-{share:g}.png"
                 budget = ["--time-budget", f"{share * estimate:.0f}"] if share < 1 else []
