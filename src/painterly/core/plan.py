@@ -14,7 +14,7 @@ from PIL import Image
 from ..errors import InputImageError, OptionsError, ResourceError
 from ..media import images
 from . import ladder, network, resources, tiling
-from .ladder import MULTISCALE_FROM
+from .ladder import MULTISCALE_FROM, PRINT_DETAIL
 from .options import INITS, Options
 from .sizes import MIN_SIDE, output_size, style_side
 
@@ -27,13 +27,11 @@ ITERATIONS_EXPONENT = 1.5
 # px: scales from here up all get the iterations of this one; fewer left a weave of unconverged
 # texture at 1024 px (4 iterations at 1024, 7 at 724).
 FULL_DETAIL = 512
-# px: above this (print sizes) iterations fall as side^-2, so each finer scale costs about as much as
-# the one before instead of twice as much, down to MIN_ITERATIONS (4096 px would otherwise cost 4x a
-# 2048 px render). Up to here every scale gets FULL_DETAIL's iterations: with 5 and 4 at 1448 and 2048
-# px (this was 1024) a 2048 px print was the 1024 px texture enlarged, soft rounded cells at 100%
-# (bench/print_look.py distance 0.56, fine band -0.57 log10); with 10 and 10 it has brush marks
-# (0.36 / -0.22) for about 1.5x the passes.
-PRINT_DETAIL = 2048
+# Up to ladder.PRINT_DETAIL every scale gets FULL_DETAIL's iterations: with 5 and 4 at 1448 and 2048 px
+# (when this was 1024) a 2048 px print was the 1024 px texture enlarged, soft rounded cells at 100%
+# (bench/print_look.py distance 0.56, fine band -0.57 log10); with 10 and 10 it has brush marks (0.36 /
+# -0.22) for about 1.5x the passes. Above it (2x rungs) iterations fall as side^-PRINT_EXPONENT.
+PRINT_EXPONENT = 0.5
 
 
 @dataclass(frozen=True)
@@ -219,7 +217,8 @@ def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
     smallest = max(options.min_scale, math.ceil(MIN_SIDE * max(aspect, 1 / aspect)))
     sides = ladder.sides(size, smallest) if options.multiscale and size >= MULTISCALE_FROM else [size]
     shares = [
-        (size / min(side, FULL_DETAIL)) ** ITERATIONS_EXPONENT * min(1.0, PRINT_DETAIL / side) ** 2 for side in sides
+        (size / min(side, FULL_DETAIL)) ** ITERATIONS_EXPONENT * min(1.0, PRINT_DETAIL / side) ** PRINT_EXPONENT
+        for side in sides
     ]
     exact = [options.iterations * s / sum(shares) for s in shares]
     counts = [int(x) for x in exact]
