@@ -134,6 +134,11 @@ def main() -> None:
         d, f = texture_figures(image, reference)
         crop_sheet([(f"{name} at 100%", image)], reference, out / f"{name}-crops.png")
         rss = max(row["rss"] for row in r["rows"])
+        for row, scale in zip(r["rows"], r["scales"]):  # where the time and memory go, per scale
+            print(
+                f"#   {scale['side']:>5} px  {scale['iterations']:>3} iterations  tiles {scale['tile'] or '-':>4}  "
+                f"{row['seconds']:>6.0f} s = {row['seconds'] / unit:>4.0f} passes  peak RSS {row['rss']:.2f} GiB"
+            )
         print(
             f"{name:<34} {max(artwork.size):>8} {r['wall']:>7.0f} {r['wall'] / unit:>6.0f} {r['wall'] / fp32:>5.0f} "
             f"{rss:>7.2f} {d:>8.2f} {f:>6.2f}"

@@ -100,6 +100,8 @@ def test_bad_options_are_refused():
         painterly.Options(size=3).validate()
     with pytest.raises(OptionsError, match=r"0 \.\. 2\*\*63 - 1, got 1208925819614629174706176"):
         painterly.Options(seed=2**80).validate()  # the bound it broke, not ">= 0"
+    with pytest.raises(OptionsError, match="max-memory must be a number of bytes"):
+        painterly.Options(max_memory="6G").validate()  # the API's bytes, not a TypeError deep in the planner
 
 
 @pytest.mark.numerics

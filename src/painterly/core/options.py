@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ..errors import OptionsError
 from .declare import RUNS, SCORED, SERVER, STILLS, Control, Spec, option
-from .ladder import LADDER, MIN_SCALE, MULTISCALE_FROM, sides
+from .ladder import LADDER, MIN_SCALE, MULTISCALE_FROM, PRINT_DETAIL, sides
 from .layers import LAYER_NAMES
 from .resources import TILE_HALO
 
@@ -65,9 +65,9 @@ class Options:
     )  # fmt: skip
     multiscale: bool = option(
         True, "bool", f"coarse-to-fine from {MULTISCALE_FROM} px: start at --min-scale ({MIN_SCALE}) px, each scale "
-        f"{LADDER:.3g}x the side of the one before ({LADDER**2:g}x the pixels) up to --size "
-        f"({' -> '.join(map(str, sides(512)))} px at 512), most iterations at low resolution; --no-multiscale for "
-        "the paper's single scale", OPTIMISATION,
+        f"{LADDER:.3g}x the side of the one before ({LADDER**2:g}x the pixels; 2x above {PRINT_DETAIL} px) up to "
+        f"--size ({' -> '.join(map(str, sides(512)))} px at 512), most iterations at low resolution; --no-multiscale "
+        "for the paper's single scale", OPTIMISATION,
         web=Control(f"Coarse-to-fine from {MULTISCALE_FROM} px", advanced=True),
     )  # fmt: skip
     min_scale: int = option(
@@ -289,6 +289,11 @@ def _check_numbers(o: Options) -> None:
     _check(
         isinstance(o.stop_tolerance, int | float) and 0 <= o.stop_tolerance < 1,
         f"stop-tolerance must be from 0 to 1, got {o.stop_tolerance!r}",
+    )
+    _check(
+        o.max_memory is None or isinstance(o.max_memory, int | float) and o.max_memory > 0,
+        f"max-memory must be a number of bytes > 0 (e.g. 6 * 2**30; '6G' is the command line's spelling), "
+        f"got {o.max_memory!r}",
     )
     _check(isinstance(o.min_scale, int) and o.min_scale >= 16, f"min-scale must be >= 16 px, got {o.min_scale!r}")
     _check(isinstance(o.seed, int) and 0 <= o.seed < 2**63, f"seed must be 0 .. 2**63 - 1, got {o.seed!r}")

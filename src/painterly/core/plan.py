@@ -206,11 +206,12 @@ def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
     """(long side px, iterations) per scale, coarse to fine.
 
     With `multiscale` and sizes from MULTISCALE_FROM up, the run starts at `min_scale` px and climbs
-    to the size in steps of sqrt(2); iterations fall as side^-1.5 (1.68x fewer per step up) up to
-    FULL_DETAIL px, stay level up to PRINT_DETAIL and fall as side^-2 above it, so
-    the picture forms cheaply at low resolution and each finer scale, costing twice as much per
-    iteration, refines it for a little more time than the one before (512 px, 220 iterations:
-    97, 57, 34, 20, 12 from 128 px up). Every scale starts from the previous result upsampled.
+    to the size in steps of sqrt(2) (2 above PRINT_DETAIL, `ladder.sides`); iterations fall as side^-1.5
+    (1.68x fewer per step up) up to FULL_DETAIL px, stay level up to PRINT_DETAIL and fall as
+    side^-PRINT_EXPONENT above it, so the picture forms cheaply at low resolution and each finer
+    scale, costing twice as much per iteration, refines it for a little more time than the one
+    before (512 px, 220 iterations: 97, 57, 34, 20, 12 from 128 px up; 4096 px: ... 9 at 2048, 7 at
+    4096). Every scale starts from the previous result upsampled.
     `aspect` (W/H of the content) drops scales whose short side would be under MIN_SIDE.
     """
     size = options.size
