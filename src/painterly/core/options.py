@@ -65,9 +65,9 @@ class Options:
     )  # fmt: skip
     multiscale: bool = option(
         True, "bool", f"coarse-to-fine from {MULTISCALE_FROM} px: start at --min-scale ({MIN_SCALE}) px, each scale "
-        f"{LADDER:.3g}x the side of the one before ({LADDER**2:g}x the pixels; 2x above {PRINT_DETAIL} px) up to "
-        f"--size ({' -> '.join(map(str, sides(512)))} px at 512), most iterations at low resolution; --no-multiscale "
-        "for the paper's single scale", OPTIMISATION,
+        f"{LADDER:.3g}x the side of the one before ({LADDER**2:g}x the pixels; above {PRINT_DETAIL} px 2x the side) "
+        f"up to --size ({' -> '.join(map(str, sides(512)))} px at 512), most iterations at low resolution; "
+        "--no-multiscale for the paper's single scale", OPTIMISATION,
         web=Control(f"Coarse-to-fine from {MULTISCALE_FROM} px", advanced=True),
     )  # fmt: skip
     min_scale: int = option(
