@@ -6,6 +6,8 @@ history, plus L-BFGS's history of 2 x `history` image-sized float32 vectors. The
 bench/passes.py on a Sapphire Rapids (default run, history 20): 1.15 / 2.5 / 6.95 GiB at
 512 / 1024 / 2048 px, and to bench/print_size.py's peak RSS per scale at 4096 px (whole image up to
 1448 px, then tiles of 768 px: 3.3 / 4.1 / 5.2 GiB at 2048 / 2896 / 4096); the estimate stays above each.
+The tiled image-sized buffers to an fp32 4096 px scale in tiles of 512 px (history 7, AVX2): 6.17 GiB
+measured, where 15 buffers estimated 5.93 (over a 6 GiB --max-memory); 17 estimate 6.21.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ BF16_BASE_BYTES = 900 * 2**20  # bf16 runs keep an fp32 and a bf16 copy of the w
 BF16_NETWORK_BYTES_PER_PIXEL = 1900  # bf16 activations, fp32 Grams' inputs
 OPTIMIZER_BYTES_PER_VALUE = 4 * 2  # float32 s and y vectors per history entry
 TILE_HALO = 80  # px around each tile (tiling.HALO): conv5_1's receptive field reaches 78 px
-IMAGE_BYTES_PER_PIXEL = 3 * 4 * 15  # float32 image-sized buffers a tiled run keeps (x, grad, best, ...)
+IMAGE_BYTES_PER_PIXEL = 3 * 4 * 17  # float32 image-sized buffers a tiled run keeps (x, grad, best, ...)
 
 
 def estimate(width: int, height: int, history: int = 20, bf16: bool = False, tile: int = 0) -> tuple[float, float]:
