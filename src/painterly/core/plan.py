@@ -30,7 +30,8 @@ FULL_DETAIL = 512
 # Up to ladder.PRINT_DETAIL every scale gets FULL_DETAIL's iterations: with 5 and 4 at 1448 and 2048 px
 # (when this was 1024) a 2048 px print was the 1024 px texture enlarged, soft rounded cells at 100%
 # (bench/print_look.py distance 0.56, fine band -0.57 log10); with 10 and 10 it has brush marks (0.36 /
-# -0.22) for about 1.5x the passes. Above it (2x rungs) iterations fall as side^-PRINT_EXPONENT.
+# -0.22) for about 1.5x the passes. Above it (2x rungs) iterations fall as side^-PRINT_EXPONENT: 7 at
+# 4096 px, the dropped 2896 px rung's time (5 there and 4 at 4096 before): 0.53 / -0.63, was 0.69 / -0.99.
 PRINT_EXPONENT = 0.5
 
 
