@@ -22,8 +22,8 @@ def sides(size: int, smallest: int = MIN_SCALE) -> list[int]:
     """The long sides (px) a coarse-to-fine run to `size` visits, coarse to fine: `size` divided by
     2 while above PRINT_DETAIL, then by LADDER, while the result stays at least `smallest`."""
     visited = [size]
-    while round(visited[0] / _step(visited[0])) >= smallest:
-        visited.insert(0, round(visited[0] / _step(visited[0])))
+    while (below := round(visited[0] / _step(visited[0]))) >= smallest:
+        visited.insert(0, below)
     return visited
 
 
