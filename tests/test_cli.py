@@ -190,6 +190,20 @@ def test_ctrl_c_at_a_coarse_scale_saves_the_size_asked_for_and_resume_continues_
     assert Image.open(out).size == (256, 64)
 
 
+def test_a_checkpoint_from_a_scales_last_step_resumes_the_run_exactly():
+    """Ctrl-C while the next scale's objective is built saves the finished scale's last step; resuming
+    from it stopped with an UnboundLocalError instead of going on to the next scale."""
+    from painterly import api
+    from painterly.core.render import render
+
+    decided = api.plan(photo_like(320, 80), artwork_like(256, 64), size=256, iterations=12)
+    first = decided.scales[0].iterations
+    uninterrupted = list(render(decided))[-1].image
+    saved = next(step for step in render(decided) if step.iteration == first).checkpoint()
+    resumed = list(render(decided, resume=saved))
+    assert resumed[-1].iteration == 12 and (resumed[-1].image == uninterrupted).all()
+
+
 def test_resume_with_other_settings_is_refused(tmp_path, content_path, style_path, capsys):
     out = tmp_path / "out.png"
     base = [str(content_path), str(style_path), "-o", str(out), "--size", "32", "--iterations", "4", "-q"]

@@ -220,6 +220,14 @@ class _Descent:
         self.tracker._cached = None
         self.search_until = self.iteration + 1
 
+    def release(self) -> None:
+        """Drop what only further iterations use (the optimiser's history, the cached evaluation, the
+        gradient, the objective), so the next scale is built in the room they took; `state()` still
+        gives a checkpoint, with a fresh optimiser."""
+        self.opt = _make_optimizer(self.optimizer, self.x, self.lr, self.history, self.line_search)
+        self.tracker._cached = self.tracker.objective = None
+        self.x.grad = None
+
     def loss(self) -> float:
         last = self.tracker.last
         return float(last.total.detach()) if last is not None else math.nan
@@ -269,8 +277,14 @@ def iterate(
         descent.tracker.closure()
         yield dataclasses.replace(descent.report(0), checkpoint=None)
         return
+    if descent.iteration >= iterations:  # resumed from the last step: that step again (its best loss)
+        yield dataclasses.replace(descent.report(iterations), loss=descent.tracker.best_loss)
+        return
     while descent.iteration < iterations:
         note = descent.step(last=descent.iteration + 1 == iterations)
         yield descent.report(iterations, note)
         if descent.stalls > 1:
-            return
+            break
+    # Done: free what further iterations would use. Only here: a caller that stops early (Ctrl-C, the
+    # stopping rule) may still save a checkpoint of the last step, which must resume exactly.
+    descent.release()

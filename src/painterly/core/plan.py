@@ -27,12 +27,14 @@ ITERATIONS_EXPONENT = 1.5
 # px: scales from here up all get the iterations of this one; fewer left a weave of unconverged
 # texture at 1024 px (4 iterations at 1024, 7 at 724).
 FULL_DETAIL = 512
-# Up to ladder.PRINT_DETAIL every scale gets FULL_DETAIL's iterations: with 5 and 4 at 1448 and 2048 px
-# (when this was 1024) a 2048 px print was the 1024 px texture enlarged, soft rounded cells at 100%
-# (bench/print_look.py distance 0.56, fine band -0.57 log10); with 10 and 10 it has brush marks (0.36 /
-# -0.22) for about 1.5x the passes. Above it (2x rungs) iterations fall as side^-PRINT_EXPONENT: 7 at
-# 4096 px, the dropped 2896 px rung's time (5 there and 4 at 4096 before): 0.53 / -0.63, was 0.69 / -0.99.
-PRINT_EXPONENT = 0.5
+# Every scale from FULL_DETAIL up gets its iterations, print sizes too: with 5 and 4 at 1448 and 2048 px a
+# 2048 px print was the 1024 px texture enlarged, soft rounded cells at 100% (bench/print_look.py distance
+# 0.56, fine band -0.57 log10); with 10 and 10 it has brush marks (0.36 / -0.22) for about 1.5x the passes.
+# At 4096 px 7 iterations on the top rung (falling as side^-0.5 above ladder.PRINT_DETAIL) left 0.53 / -0.63.
+# Above PRINT_DETAIL L-BFGS keeps at most PRINT_HISTORY curvature pairs: each pair is two image-sized
+# float32 vectors, 24 bytes a pixel (0.28 GiB at 4096x3072), and the top rung's few iterations gain little
+# from a long history; 4 pairs instead of 9 leave room for tiles of 512 px rather than 384 at 6 GiB.
+PRINT_HISTORY = 4
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Scale:
     iterations: int
     tile: int = 0  # px: the network runs on tiles of this size (plus a halo); 0 = on the whole image
     memory: float = 0.0  # estimated peak bytes
+    history: int = 1  # L-BFGS curvature pairs kept (`_history`)
 
 
 @dataclass(frozen=True)
@@ -189,18 +192,19 @@ def _lay_out(content: Image.Image, opts: Options, tile_every_scale: bool) -> tup
     scales = []
     for side, n in schedule(opts, w / h):
         size = output_size(content, side)
-        history = _history(opts, n)
+        history = _history(opts, n, side)
         tile = opts.tile if opts.tile and opts.tile < side else 0
         if tile and not tile_every_scale and resources.fits(*size, history, opts.max_memory, bf16):
             tile = 0
-        scales.append(Scale(side, size, n, tile, resources.estimate(*size, history, bf16, tile)[1]))
+        scales.append(Scale(side, size, n, tile, resources.estimate(*size, history, bf16, tile)[1], history))
     return tuple(scales)
 
 
-def _history(opts: Options, iterations: int) -> int:
-    """Image-sized vector pairs the optimiser keeps over a scale of `iterations` iterations (L-BFGS
-    adds one pair per iteration, up to its history)."""
-    return max(1, min(opts.lbfgs_history, iterations)) if opts.optimizer == "lbfgs" else 1
+def _history(opts: Options, iterations: int, side: int) -> int:
+    """Image-sized vector pairs the optimiser keeps over a scale of `iterations` iterations at `side`
+    px (L-BFGS adds one pair per iteration, up to its history; PRINT_HISTORY above PRINT_DETAIL)."""
+    cap = min(opts.lbfgs_history, PRINT_HISTORY) if side > PRINT_DETAIL else opts.lbfgs_history
+    return max(1, min(cap, iterations)) if opts.optimizer == "lbfgs" else 1
 
 
 def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
@@ -208,20 +212,17 @@ def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
 
     With `multiscale` and sizes from MULTISCALE_FROM up, the run starts at `min_scale` px and climbs
     to the size in steps of sqrt(2) (2 above PRINT_DETAIL, `ladder.sides`); iterations fall as side^-1.5
-    (1.68x fewer per step up) up to FULL_DETAIL px, stay level up to PRINT_DETAIL and fall as
-    side^-PRINT_EXPONENT above it, so the picture forms cheaply at low resolution and each finer
-    scale, costing twice as much per iteration, refines it for a little more time than the one
-    before (512 px, 220 iterations: 97, 57, 34, 20, 12 from 128 px up; 4096 px: ... 9 at 2048, 7 at
-    4096). Every scale starts from the previous result upsampled.
+    (1.68x fewer per step up) up to FULL_DETAIL px and stay level above it, so the picture forms
+    cheaply at low resolution and each finer scale, costing twice as much per iteration, refines it
+    for a little more time than the one before (512 px, 220 iterations: 97, 57, 34, 20, 12 from 128
+    px up; 4096 px: 77 at 128 px ... 9 at each of 512, 724, 1024, 1448, 2048 and 4096 px). Every
+    scale starts from the previous result upsampled.
     `aspect` (W/H of the content) drops scales whose short side would be under MIN_SIDE.
     """
     size = options.size
     smallest = max(options.min_scale, math.ceil(MIN_SIDE * max(aspect, 1 / aspect)))
     sides = ladder.sides(size, smallest) if options.multiscale and size >= MULTISCALE_FROM else [size]
-    shares = [
-        (size / min(side, FULL_DETAIL)) ** ITERATIONS_EXPONENT * min(1.0, PRINT_DETAIL / side) ** PRINT_EXPONENT
-        for side in sides
-    ]
+    shares = [(size / min(side, FULL_DETAIL)) ** ITERATIONS_EXPONENT for side in sides]
     exact = [options.iterations * s / sum(shares) for s in shares]
     counts = [int(x) for x in exact]
     for k in sorted(range(len(sides)), key=lambda k: int(exact[k]) - exact[k])[: options.iterations - sum(counts)]:
@@ -302,7 +303,7 @@ def _fit_memory(opts: Options, size: tuple[int, int]) -> Options:
     """`opts` if an output of `size` fits in `max_memory` (or the memory available now); else `opts`
     with the largest tile (TILES) that fits; else, with `auto_size`, `opts` at the largest size
     that fits; else ResourceError naming a size that fits."""
-    history = _history(opts, schedule(opts, size[0] / size[1])[-1][1])
+    history = _history(opts, *schedule(opts, size[0] / size[1])[-1][::-1])
     bf16 = _bf16(opts)
     try:
         fits = resources.check_memory(size[0], size[1], history, opts.max_memory, bf16, opts.tile)
@@ -319,7 +320,7 @@ def _fit_memory(opts: Options, size: tuple[int, int]) -> Options:
     if not fits:
         raise ResourceError("not enough memory allowed for any useful size, even in tiles")
     # a smaller size has more iterations at its top scale: suggest one that fits with the full history
-    fits = resources.check_memory(size[0], size[1], _history(opts, opts.iterations), opts.max_memory, bf16) or fits
+    fits = resources.check_memory(size[0], size[1], _history(opts, opts.iterations, 0), opts.max_memory, bf16) or fits
     if opts.auto_size:
         return opts.replace(size=fits)
     need = resources.estimate(size[0], size[1], history, bf16, opts.tile)[1]

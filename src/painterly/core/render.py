@@ -57,7 +57,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
         losses: list[float] = []
         local, started = 0, time.monotonic()
         steps = iterate(  # a line search first only from the initial image, not an upsampled result
-            target, x, scale.iterations, opts.optimizer, opts.lr, opts.lbfgs_history, inner, opts.line_search,
+            target, x, scale.iterations, opts.optimizer, opts.lr, scale.history, inner, opts.line_search,
             SEARCH_FIRST if k == 0 and inner is None else 0, scale.tile,
         )  # fmt: skip
         for raw in steps:
@@ -81,6 +81,8 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
         _observe(opts, scale, raw, time.monotonic() - started, inner is None)
         x = raw.image
         done += local if scale.iterations else 0
+        # A finished scale's optimiser state is freed (`iterate`); its objective goes before the next is built.
+        target = steps = None
     if opts.iterations == 0:
         yield step
 
