@@ -279,7 +279,6 @@ def iterate(
         return
     if descent.iteration >= iterations:  # resumed from the last step: that step again (its best loss)
         yield dataclasses.replace(descent.report(iterations), loss=descent.tracker.best_loss)
-        return
     while descent.iteration < iterations:
         note = descent.step(last=descent.iteration + 1 == iterations)
         yield descent.report(iterations, note)
