@@ -54,8 +54,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
         if deadline is not None:  # share what is left of the budget by the remaining planned work
             now = time.monotonic()
             scale_deadline = now + (deadline - now) * work[k] / max(1, sum(work[k:]))
-        losses: list[float] = []
-        local, started = 0, time.monotonic()
+        losses, local, started = [], 0, time.monotonic()
         steps = iterate(  # a line search first only from the initial image, not an upsampled result
             target, x, scale.iterations, opts.optimizer, opts.lr, scale.history, inner, opts.line_search,
             SEARCH_FIRST if k == 0 and inner is None else 0, scale.tile,
@@ -81,8 +80,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
         _observe(opts, scale, raw, time.monotonic() - started, inner is None)
         x = raw.image
         done += local if scale.iterations else 0
-        # A finished scale's optimiser state is freed (`iterate`); its objective goes before the next is built.
-        target = steps = None
+        target = steps = None  # not kept while the next scale's objective is built
     if opts.iterations == 0:
         yield step
 
