@@ -160,3 +160,21 @@ def test_scales_that_fit_run_whole_and_the_rest_in_tiles():
     assert plan.scales[-1].iterations >= 9  # print sizes still redraw the texture at full size
     # L-BFGS keeps a short history above 2048 px, so 6 GiB holds tiles of 512 px, not 384 (slower)
     assert plan.scales[-1].history == 4 and plan.scales[-1].tile == 512 and plan.scales[-2].history == 9
+
+
+def test_each_scale_takes_the_largest_tiles_that_fit():
+    """Larger tiles repeat less of the 80 px halo (the crops cover 1.45x the image in tiles of 768 px,
+    1.7x in tiles of 512), so a scale below the top one that fits larger tiles than the top needs runs
+    faster in them."""
+    from painterly.core import plan as planning
+    from painterly.core import resources
+
+    limit = 6 * 2**30
+    plan = painterly.api.plan(photo_like(), artwork_like(), size=4096, max_memory=limit)
+    bf16 = planning._bf16(plan.options)
+    for s in (s for s in plan.scales if s.tile):
+        assert s.memory <= limit
+        larger = [t for t in (0, *planning.TILES) if (t == 0 or s.tile < t < s.side)]
+        assert not any(resources.fits(*s.size, s.history, limit, bf16, t) for t in larger), s
+    small = painterly.api.plan(photo_like(), artwork_like(), size=4096, max_memory=limit, tile=384)
+    assert all(s.tile == 384 for s in small.scales if s.side > 384)  # a tile the user chose is kept

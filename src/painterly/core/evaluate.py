@@ -53,7 +53,7 @@ def loss_and_grad(
 def _tiled_loss_and_grad(
     objective: Objective, image: torch.Tensor, tile: int, offset: tuple[int, int], scale: Callable[[float], float]
 ) -> tuple[Losses, torch.Tensor]:
-    x = image.detach().clamp(0.0, 1.0)
+    x = image.detach()  # clamped crop by crop (as the one-view objective): no image-sized copy
     h, w = x.shape[2:]
     grams, content = style_grams(objective, x, tile, offset)
     energies = style_energies(objective, grams)
@@ -68,7 +68,7 @@ def _tiled_loss_and_grad(
     grad = torch.zeros_like(x)
     for t in tiling.layout(h, w, tile, offset=offset):  # pass 2: back-propagate each core's share
         y0, y1, x0, x1 = t.crop
-        crop = x[:, :, y0:y1, x0:x1].clone().requires_grad_(True)  # its own leaf: no image-sized gradient per tile
+        crop = x[:, :, y0:y1, x0:x1].clamp(0.0, 1.0).requires_grad_(True)  # its own leaf: a crop-sized gradient
         feats = {k: tiling.core_of(f, k, t, (h, w)) for k, f in objective.features(crop, objective.layers).items()}
         share = objective.alpha * _content(objective, feats, t)
         for k in objective.style_layers:
@@ -76,16 +76,18 @@ def _tiled_loss_and_grad(
                 share = share + (c * losses.gram(feats[k], tiling.at_core(mask, t, k, feats[k]))).sum()
         share.backward()
         grad[:, :, y0:y1, x0:x1] += crop.grad
-    whole = x.clone().requires_grad_(True)
+    # In place from here on: at print sizes each image-sized temporary is 0.14 GiB (4096 x 3072 px).
+    whole = x.clamp(0.0, 1.0).requires_grad_(True)
     pixels = objective.pixel_terms(whole)  # TV and temporal: no network, the whole image at once
     if pixels.requires_grad:
         pixels.backward()
         grad += whole.grad
-    grad *= (image >= 0) & (image <= 1)  # as the one-view objective's clamp: no gradient outside 0..1
+    del whole
+    grad.masked_fill_((image < 0) | (image > 1), 0.0)  # as the one-view objective's clamp: none outside 0..1
     pixels_value = float(pixels.detach())
     total = objective.alpha * content + objective.beta * style + pixels_value
     result = Losses(torch.tensor(total), content, style, pixels_value)
-    return result, grad * scale(float(result.total))
+    return result, grad.mul_(scale(float(result.total)))
 
 
 def style_grams(

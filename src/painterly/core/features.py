@@ -47,11 +47,12 @@ def views(
     features: Features, image: torch.Tensor, layers: list[str], tile: int, offset: tuple[int, int] = (0, 0)
 ) -> Iterator[tuple[tiling.Tile, dict[str, torch.Tensor]]]:
     """Each tile of `image` ([1,3,H,W]) with its core's feature maps: the whole image's features at
-    the core's positions (a tile as large as the image: one view, the whole image)."""
+    the core's positions (a tile as large as the image: one view, the whole image). Pixels are clamped
+    to 0..1 crop by crop, as the objective sees them."""
     h, w = image.shape[2:]
     for t in tiling.layout(h, w, tile, offset=offset):
         y0, y1, x0, x1 = t.crop
-        feats = features(image[:, :, y0:y1, x0:x1], layers)
+        feats = features(image[:, :, y0:y1, x0:x1].clamp(0.0, 1.0), layers)
         yield t, {k: tiling.core_of(f, k, t, (h, w)) for k, f in feats.items()}
 
 

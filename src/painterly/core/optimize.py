@@ -62,7 +62,7 @@ class _Tracker:
         self.best_loss = math.inf
         self.best_image = x.detach().clone()
         self.last: Losses | None = None
-        self._cached: tuple[torch.Tensor, float, torch.Tensor] | None = None
+        self._cached: tuple[tuple[int, int], float, torch.Tensor] | None = None
         self.normaliser: float | None = None  # 1 / first loss: keeps L-BFGS' line search arithmetic in range
 
     def _normalise_by(self, loss: float) -> float:
@@ -72,11 +72,11 @@ class _Tracker:
 
     def closure(self) -> torch.Tensor:
         # L-BFGS re-evaluates the start point of every step; reuse the line search's last value.
-        if self._cached is not None and torch.equal(self._cached[0], self.x.detach()):
-            self.x.grad = self._cached[2].clone()
+        if self._cached is not None and self._cached[0] == self._versions(self._cached[2]):
+            self.x.grad = self._cached[2]
             return torch.tensor(self._cached[1] * self.normaliser)
-        if self.x.grad is not None:
-            self.x.grad = None
+        self._cached = None  # no copies: the pixels and gradient are checked by their version counters
+        self.x.grad = None
         offset = (0, 0)
         if self.tile:  # the same objective and gradient, one tile's activations at a time
             # The grid moves at every evaluation (rounding differs a little at a seam, so no seam settles),
@@ -92,8 +92,12 @@ class _Tracker:
         if loss < self.best_loss:
             self.best_loss = loss
             self.best_image = self.x.detach().clamp(0.0, 1.0)
-        self._cached = (self.x.detach().clone(), loss, self.x.grad.detach().clone())
+        self._cached = (self._versions(self.x.grad), loss, self.x.grad)
         return result.total.detach() * self.normaliser
+
+    def _versions(self, grad: torch.Tensor) -> tuple[int, int]:
+        """Which pixels and gradient these are: any in-place change (a step, a projection) bumps a version."""
+        return self.x._version, grad._version
 
 
 def _make_optimizer(
