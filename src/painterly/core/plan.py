@@ -30,14 +30,12 @@ FULL_DETAIL = 512
 # Every scale from FULL_DETAIL up gets its iterations, print sizes too: with 5 and 4 at 1448 and 2048 px a
 # 2048 px print was the 1024 px texture enlarged, soft rounded cells at 100% (bench/print_look.py distance
 # 0.56, fine band -0.57 log10); with 10 and 10 it has brush marks (0.36 / -0.22) for about 1.5x the passes.
-# At 4096 px 7 iterations on the top rung (falling as side^-0.5 above ladder.PRINT_DETAIL) left 0.53 / -0.63.
+# At 4096 px 7 iterations on the top rung (falling as side^-0.5 above ladder.PRINT_DETAIL) left 0.53 / -0.63,
+# 9 left 0.51 / -0.54, and 10 (one more, 4740 s instead of about 4500) 0.51 / -0.53: not worth its 200 passes.
 # Above PRINT_DETAIL L-BFGS keeps at most PRINT_HISTORY curvature pairs: each pair is two image-sized
 # float32 vectors, 24 bytes a pixel (0.28 GiB at 4096x3072), and the top rung's few iterations gain little
 # from a long history; 4 pairs instead of 9 leave room for tiles of 512 px rather than 384 at 6 GiB.
 PRINT_HISTORY = 4
-# Iterations a scale above PRINT_DETAIL gets beyond the ones below it, taken from the coarsest scale: at 4096
-# px 9 at the top (one 2x step up from 2048 px) left a distance of 0.51 / fine band -0.54, 7 left 0.53 / -0.63.
-PRINT_EXTRA = 1
 
 
 @dataclass(frozen=True)
@@ -221,7 +219,7 @@ def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
     (1.68x fewer per step up) up to FULL_DETAIL px and stay level above it, so the picture forms
     cheaply at low resolution and each finer scale, costing twice as much per iteration, refines it
     for a little more time than the one before (512 px, 220 iterations: 97, 57, 34, 20, 12 from 128
-    px up; 4096 px: 75 at 128 px ... 9 at each of 512, 724, 1024, 1448 and 2048 px, 10 at 4096 px). Every
+    px up; 4096 px: 76 at 128 px ... 9 at each of 512, 724, 1024, 1448, 2048 and 4096 px). Every
     scale starts from the previous result upsampled.
     `aspect` (W/H of the content) drops scales whose short side would be under MIN_SIDE.
     """
@@ -237,9 +235,6 @@ def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
         for k in range(1, len(sides)):
             counts[0] -= max(0, MIN_ITERATIONS - counts[k])
             counts[k] = max(counts[k], MIN_ITERATIONS)
-    for k in range(1, len(sides)):
-        if sides[k] > PRINT_DETAIL and counts[0] > PRINT_EXTRA:  # a 2x step up redraws more texture
-            counts[0], counts[k] = counts[0] - PRINT_EXTRA, counts[k] + PRINT_EXTRA
     if counts[-1] == 0 and options.iterations > 0:
         counts[0], counts[-1] = counts[0] - 1, 1  # the output's own scale always gets a step
     return [(side, n) for side, n in zip(sides, counts) if n > 0 or side == size]
