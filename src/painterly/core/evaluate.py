@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 
-from . import losses, tiling
+from . import heap, losses, tiling
 from .features import tiled, views
 from .losses import Losses
 from .objective import Objective
@@ -76,6 +76,7 @@ def _tiled_loss_and_grad(
                 share = share + (c * losses.gram(feats[k], tiling.at_core(mask, t, k, feats[k]))).sum()
         share.backward()
         grad[:, :, y0:y1, x0:x1] += crop.grad
+        heap.release_freed()
     # In place from here on: at print sizes each image-sized temporary is 0.14 GiB (4096 x 3072 px).
     whole = x.clamp(0.0, 1.0).requires_grad_(True)
     pixels = objective.pixel_terms(whole)  # TV and temporal: no network, the whole image at once
@@ -103,6 +104,7 @@ def style_grams(
                 parts = [losses.gram(feats[k], tiling.at_core(m, t, k, feats[k])) for m, _, _ in objective.regions(k)]
                 grams[k] = [g + p for g, p in zip(grams[k], parts)] if k in grams else parts
             content += float(_content(objective, feats, t))
+            heap.release_freed()
     return grams, content
 
 
