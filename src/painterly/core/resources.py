@@ -8,7 +8,8 @@ bench/passes.py on a Sapphire Rapids (default run, history 20): 1.15 / 2.5 / 6.9
 1448 px, then tiles of 768 px: 3.3 / 4.1 / 5.2 GiB at 2048 / 2896 / 4096); the estimate stays above each.
 The tiled image-sized buffers to an fp32 4096 px scale in tiles of 512 px (history 4, 10 iterations,
 AVX2): 6.15 GiB measured, 23 buffers estimate 6.25. That peak grows by about two buffers an iteration
-even after L-BFGS's history is full (4.7 -> 6.1 GiB over iterations 2-7; not explained yet), so fewer
+even after L-BFGS's history is full (4.7 -> 6.1 GiB over iterations 2-7): glibc's heap kept the moving
+grid's freed crops (now trimmed after every tile, `heap`; not yet re-measured at 4096 px), so fewer
 buffers are really live than counted; the 2048 px scale in tiles of 1024 px, 5.62 GiB measured,
 estimates 6.24. Not covered: a 2048 px scale in tiles of 512 px, 3.86 GiB measured (before three
 buffers were trimmed), 3.34 estimated.
