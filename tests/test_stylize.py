@@ -210,3 +210,24 @@ def test_a_picture_styled_by_itself_comes_back_as_itself(tmp_path):
     photo = np.asarray(images.load(path), np.float32)
     assert out.size == (64, 64)
     assert np.abs(np.asarray(out, np.float32) - photo).mean() < 5
+
+
+@pytest.mark.numerics
+def test_every_upsampled_scale_gains_from_its_first_iteration(content_path, style_path, monkeypatch):
+    # L-BFGS' own first step (1/|g|_1) would move the pixels by 1 in all: a wasted iteration per scale.
+    starts = {}
+    closure = optimize._Tracker.closure
+
+    def first_loss(tracker):
+        value = closure(tracker)
+        starts.setdefault(tracker.x.shape[-1], float(tracker.last.total))
+        return value
+
+    monkeypatch.setattr(optimize._Tracker, "closure", first_loss)
+    steps = run(content_path, style_path, size=260, iterations=40)
+    firsts = {}
+    for s in steps:
+        firsts.setdefault(s.side, s.loss)
+    assert len(firsts) == 3
+    for side in sorted(firsts)[1:]:
+        assert firsts[side] < 0.9 * starts[side], (side, firsts[side] / starts[side])

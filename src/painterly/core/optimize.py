@@ -44,6 +44,7 @@ class Step:
     image: torch.Tensor
     note: str = ""
     side: int = 0  # long side (px) of the scale this step ran at
+    step_scale: float = math.nan  # L-BFGS' inverse curvature (H_diag, normalised units): seeds the next scale
     checkpoint: Callable[[], dict] | None = field(default=None, repr=False)  # resumable state, on demand
 
 
@@ -133,6 +134,7 @@ class _Descent:
         line_search: bool,
         search_first: int = 0,
         tile: int = 0,
+        first_step: float = 0.0,
     ):
         self.x = init.detach().clone().requires_grad_(True)
         self.tracker = _Tracker(objective, self.x, tile)
@@ -141,6 +143,7 @@ class _Descent:
         self.restarts = self.stalls = self.iteration = 0
         self.fixed_step = False
         self.search_until = search_first
+        self.first_step = first_step
 
     def state(self) -> dict:
         """Everything `restore` needs to continue exactly from here (a checkpoint)."""
@@ -180,10 +183,15 @@ class _Descent:
                 # Fixed steps need a first curvature pair of the right scale: from a start far from any
                 # optimum (white noise) and after a restart the first steps search for it; after that
                 # one evaluation per iteration.
-                searching = self.line_search or self.iteration < self.search_until
+                seeded = self.iteration == 0 and self.first_step > 0 and not self.restarts
+                searching = self.line_search or self.iteration < self.search_until or seeded
                 self.fixed_step = not searching
                 self.opt.param_groups[0]["line_search_fn"] = "strong_wolfe" if searching else None
+                if seeded:
+                    self._seed_first_step()
                 self.opt.step(self.tracker.closure)
+                if seeded:
+                    self.opt.param_groups[0]["lr"] = 1.0  # the seed was for the first step only
         except _NonFinite:
             pass  # handled below as divergence
         self.iteration += 1
@@ -215,6 +223,20 @@ class _Descent:
             return "converged (no decrease after an L-BFGS reset)" if self.stalls > 1 else ""
         self.stalls = 0
         return ""
+
+    def _seed_first_step(self) -> None:
+        """L-BFGS' first step along -g is 1/|g|_1: it moves the pixels by 1 in all, so at an upsampled
+        scale the first iterations only measure curvature (at 1024 px in 11 iterations the loss fell 0.04%
+        over the first three). The search starts at `first_step` instead (the previous scale's inverse
+        curvature, carried over by the caller), which the scale's best step along -g lies near."""
+        self.tracker.closure()  # cached: the optimiser's own first evaluation reuses it
+        g1 = float(self.x.grad.abs().sum())
+        self.opt.param_groups[0]["lr"] = self.first_step / min(1.0, 1.0 / g1) if g1 > 0 else 1.0
+
+    def step_scale(self) -> float:
+        """L-BFGS' current inverse curvature (normalised units), or NaN before it has one."""
+        value = self.opt.state.get(self.x, {}).get("H_diag") if self.optimizer == "lbfgs" else None
+        return float(value) if value is not None and self.iteration > 1 else math.nan
 
     def _restart_from_best(self) -> None:
         with torch.no_grad():
@@ -250,6 +272,7 @@ class _Descent:
             image=t.best_image,
             note=note,
             checkpoint=self.state,
+            step_scale=self.step_scale(),
         )
 
 
@@ -264,6 +287,7 @@ def iterate(
     line_search: bool = True,
     search_first: int = 0,
     tile: int = 0,
+    first_step: float = 0.0,
 ) -> Iterator[Step]:
     """Minimise `objective` over the pixels of `init` (RGB 0..1, [1,3,H,W]) for `iterations` steps.
 
@@ -273,8 +297,10 @@ def iterate(
     takes to continue exactly where that step left off. With 0 iterations it evaluates `init` once.
     Without `line_search`, the first `search_first` iterations still search (see SEARCH_FIRST).
     `tile` > 0 evaluates the network tile by tile (`tiling`): the same values in less memory.
+    `first_step` > 0 makes L-BFGS' first iteration a line search along -g starting at that step
+    (normalised units, as `Step.step_scale`) instead of a step of 1/|g|_1.
     """
-    descent = _Descent(objective, init, optimizer, lr, history, line_search, search_first, tile)
+    descent = _Descent(objective, init, optimizer, lr, history, line_search, search_first, tile, first_step)
     if resume is not None:
         descent.restore(resume)
     if iterations == 0:

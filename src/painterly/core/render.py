@@ -9,6 +9,7 @@ checkpoint that `render(plan, resume=...)` continues exactly.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Iterator
 
@@ -32,7 +33,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
     torch.manual_seed(opts.seed)
     work = [s.iterations * s.side**2 for s in plan.scales]
     deadline = time.monotonic() + opts.time_budget if opts.time_budget else None
-    done = 0
+    done, inverse_curvature = 0, 0.0  # the last scale's L-BFGS step scale per pixel
     x = step = None
     for k, scale in enumerate(plan.scales):
         if resume is not None and k < resume["scale_index"]:
@@ -50,14 +51,12 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
                 x = upsample(x, scale.size)
             if opts.balance_layers:
                 evaluate.balance(target, x)
-        scale_deadline = None
-        if deadline is not None:  # share what is left of the budget by the remaining planned work
-            now = time.monotonic()
-            scale_deadline = now + (deadline - now) * work[k] / max(1, sum(work[k:]))
+        scale_deadline = _share(deadline, work, k)
         losses, local, started = [], 0, time.monotonic()
-        steps = iterate(  # a line search first only from the initial image, not an upsampled result
+        steps = iterate(  # a line search first only from the initial image; an upsampled one starts at a
+            # step from the scale below (L-BFGS' step scale grows with the pixel count: a per-pixel mean)
             target, x, scale.iterations, opts.optimizer, opts.lr, scale.history, inner, opts.line_search,
-            SEARCH_FIRST if k == 0 and inner is None else 0, scale.tile,
+            SEARCH_FIRST if k == 0 and inner is None else 0, scale.tile, inverse_curvature * x[0, 0].numel(),
         )  # fmt: skip
         for raw in steps:
             losses.append(raw.loss)
@@ -79,10 +78,19 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
                 break
         _observe(opts, scale, raw, time.monotonic() - started, inner is None)
         x = raw.image
+        inverse_curvature = raw.step_scale / x[0, 0].numel() if math.isfinite(raw.step_scale) else 0.0
         done += local if scale.iterations else 0
         target = steps = None  # not kept while the next scale's objective is built
     if opts.iterations == 0:
         yield step
+
+
+def _share(deadline: float | None, work: list[int], k: int) -> float | None:
+    """Scale k's deadline: what is left of the budget, shared by the remaining planned work."""
+    if deadline is None:
+        return None
+    now = time.monotonic()
+    return now + (deadline - now) * work[k] / max(1, sum(work[k:]))
 
 
 def _observe(opts, scale, last: Step, seconds: float, whole: bool) -> None:

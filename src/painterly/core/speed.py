@@ -30,6 +30,7 @@ CALIBRATION_SIZES = ((128, 96), (256, 192), (384, 288))  # W x H: a line fitted 
 CALIBRATION_SECONDS = 1.0  # timed per size at least (the best evaluation counts: a busy moment does not)
 LINE_SEARCH_EVALUATIONS = 1.3  # per iteration, with L-BFGS's strong-Wolfe line search (the paper's)
 FIRST_SCALE_EVALUATIONS = 4  # the line search of the first scale's first iterations (optimize.SEARCH_FIRST)
+SEEDED_EVALUATIONS = 1  # the extra evaluation of an upsampled scale's first, searched step (optimize.first_step)
 FORWARD_SHARE = 0.4  # a forward pass alone (a target's features), as a share of forward + backward
 
 
@@ -139,6 +140,7 @@ def plan_seconds(plan: Plan, speed: Speed) -> float:
         w, h = scale.size
         evaluation = _tiled(scale.size, scale.tile, speed) if scale.tile else speed.evaluation(w * h)
         evaluations = scale.iterations * per_iteration + (FIRST_SCALE_EVALUATIONS if k == 0 else 0)
+        evaluations += SEEDED_EVALUATIONS if k and per_iteration == 1.0 and opts.optimizer == "lbfgs" else 0
         evaluations += 1 if opts.balance_layers else 0
         sw, sh = _style_size(plan, scale.size)
         setup = FORWARD_SHARE * (speed.evaluation(w * h) + len(plan.inputs.styles) * speed.evaluation(sw * sh))
