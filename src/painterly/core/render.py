@@ -1,7 +1,8 @@
 """The run loop: a `Plan` rendered coarse to fine, as a stream of `Step`s.
 
 Each scale builds its objective, starts from the previous scale's result upsampled (the first
-from the chosen initial image) and runs the optimiser; the time budget is shared over the
+from the chosen initial image), with a first L-BFGS step sized by the previous scale's curvature,
+and runs the optimiser; the time budget is shared over the
 scales by their planned work, and the stopping rule ends a scale early. Every step can give a
 checkpoint that `render(plan, resume=...)` continues exactly.
 """
