@@ -110,7 +110,7 @@ def test_a_size_too_large_even_in_tiles_says_why_and_what_would_fit(tmp_path, pi
     from painterly.core import network
 
     monkeypatch.setattr(network, "build", lambda *a, **k: pytest.fail("the network was built for a refused run"))
-    argv = [*pictures, "-o", str(tmp_path / "o.png"), "--size", "4600", "--max-memory", "6G", "--precision", "fp32"]
+    argv = [*pictures, "-o", str(tmp_path / "o.png"), "--size", "5600", "--max-memory", "6G", "--precision", "fp32"]
     assert main(argv) == 2
     line = capsys.readouterr().err.strip()
     assert line.count("\n") == 0 and "even in tiles of 256 px" in line and "image-sized buffers" in line

@@ -6,13 +6,12 @@ history, plus L-BFGS's history of 2 x `history` image-sized float32 vectors. The
 bench/passes.py on a Sapphire Rapids (default run, history 20): 1.15 / 2.5 / 6.95 GiB at
 512 / 1024 / 2048 px, and to bench/print_size.py's peak RSS per scale at 4096 px (whole image up to
 1448 px, then tiles of 768 px: 3.3 / 4.1 / 5.2 GiB at 2048 / 2896 / 4096); the estimate stays above each.
-The tiled image-sized buffers to an fp32 4096 px scale in tiles of 512 px (history 4, 10 iterations,
-AVX2): 6.15 GiB measured, 23 buffers estimate 6.25. That peak grows by about two buffers an iteration
-even after L-BFGS's history is full (4.7 -> 6.1 GiB over iterations 2-7): glibc's heap kept the moving
-grid's freed crops (now trimmed after every tile, `heap`; not yet re-measured at 4096 px), so fewer
-buffers are really live than counted; the 2048 px scale in tiles of 1024 px, 5.62 GiB measured,
-estimates 6.24. Not covered: a 2048 px scale in tiles of 512 px, 3.86 GiB measured (before three
-buffers were trimmed), 3.34 estimated.
+The tiled image-sized buffers to an fp32 4096 px scale in tiles of 512 px (history 4, 9 iterations,
+AVX2): 4.15 GiB measured with glibc's heap trimmed after every tile (`heap`; 6.15 GiB before, when the
+moving grid's freed crops stayed in the heap and the peak grew by two buffers an iteration); 14 buffers
+estimate 4.94 (the 2048 px scale in tiles of 1024 px: 5.62 GiB measured before the trim, 5.78 estimated;
+in tiles of 768 px, 3.27 GiB measured). Not covered: a 2048 px scale in tiles of 512 px, 3.86 GiB measured
+before the trim and three fewer buffers, 2.97 estimated.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ BF16_BASE_BYTES = 900 * 2**20  # bf16 runs keep an fp32 and a bf16 copy of the w
 BF16_NETWORK_BYTES_PER_PIXEL = 1900  # bf16 activations, fp32 Grams' inputs
 OPTIMIZER_BYTES_PER_VALUE = 4 * 2  # float32 s and y vectors per history entry
 TILE_HALO = 80  # px around each tile (tiling.HALO): conv5_1's receptive field reaches 78 px
-IMAGE_BYTES_PER_PIXEL = 3 * 4 * 21  # float32 image-sized buffers a tiled run keeps (x, grad, best, ...), fitted
+IMAGE_BYTES_PER_PIXEL = 3 * 4 * 14  # float32 image-sized buffers a tiled run keeps (x, grad, best, ...), fitted
 
 
 def estimate(width: int, height: int, history: int = 20, bf16: bool = False, tile: int = 0) -> tuple[float, float]:
