@@ -220,7 +220,7 @@ def test_every_upsampled_scale_gains_from_its_first_iteration(content_path, styl
 
     def first_loss(tracker):
         value = closure(tracker)
-        starts.setdefault(tracker.x.shape[-1], float(tracker.last.total))
+        starts.setdefault(tracker.x.shape[-1], float(tracker.last.total.detach()))
         return value
 
     monkeypatch.setattr(optimize._Tracker, "closure", first_loss)
