@@ -137,7 +137,9 @@ def main() -> None:
         for row, scale in zip(r["rows"], r["scales"]):  # where the time and memory go, per scale
             print(
                 f"#   {scale['side']:>5} px  {scale['iterations']:>3} iterations  tiles {scale['tile'] or '-':>4}  "
-                f"{row['seconds']:>6.0f} s = {row['seconds'] / unit:>4.0f} passes  peak RSS {row['rss']:.2f} GiB"
+                f"{row['seconds']:>6.0f} s = {row['seconds'] / unit:>4.0f} passes  peak RSS {row['rss']:.2f} GiB  "
+                f"evaluations {row['evaluations']} ({' '.join(map(str, row['per_iteration']))})"
+                + (f"  notes: {'; '.join(row['notes'])}" if row["notes"] else "")
             )
         print(
             f"{name:<34} {max(artwork.size):>8} {r['wall']:>7.0f} {r['wall'] / unit:>6.0f} {r['wall'] / fp32:>5.0f} "

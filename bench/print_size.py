@@ -33,12 +33,16 @@ def peak():  # GiB: the high-water mark of resident memory since the last reset,
         f.write("5")
     return hwm
 ends = [sum(s.iterations for s in plan.scales[: k + 1]) for k in range(len(plan.scales))]
-rows, started, last = [], time.perf_counter(), None
+rows, started, last, counts, notes = [], time.perf_counter(), None, [], []
 for last in api.render(plan):
+    counts.append(last.evaluations)  # the scale's evaluations so far (a new scale starts from 0)
+    notes += [last.note] if last.note else []
     if last.iteration in ends:  # a scale's last step: its build, balance and iterations are done
         now = time.perf_counter()
-        rows.append(dict(seconds=now - started, rss=peak()))
-        started = now
+        per = [b - a for a, b in zip([0] + counts[:-1], counts)]
+        rows.append(dict(seconds=now - started, rss=peak(), evaluations=last.evaluations, per_iteration=per,
+                         notes=notes))
+        started, counts, notes = now, [], []
 images.save(last.image, out, plan.metadata(last), plan.options.bit_depth, plan.dpi)
 scales = [dict(side=s.side, tile=s.tile, iterations=s.iterations, estimate=s.memory) for s in plan.scales]
 whole = resources.estimate(w, h, plan.options.lbfgs_history, True)[1]
@@ -64,11 +68,14 @@ def main() -> None:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"{'side':>5} {'tile':>5} {'its':>4} {'seconds':>8} {'passes':>7} {'peak RSS':>9} {'estimate':>9}")
+    print(
+        f"{'side':>5} {'tile':>5} {'its':>4} {'evals':>5} {'seconds':>8} {'passes':>7} {'peak RSS':>9} {'estimate':>9}"
+    )
     for row, scale in zip(r["rows"], r["scales"]):
         print(
-            f"{scale['side']:>5} {scale['tile'] or '-':>5} {scale['iterations']:>4} {row['seconds']:>8.1f} "
-            f"{row['seconds'] / unit:>7.0f} {row['rss']:>7.2f} G {scale['estimate'] / 2**30:>7.2f} G"
+            f"{scale['side']:>5} {scale['tile'] or '-':>5} {scale['iterations']:>4} {row['evaluations']:>5} "
+            f"{row['seconds']:>8.1f} {row['seconds'] / unit:>7.0f} {row['rss']:>7.2f} G "
+            f"{scale['estimate'] / 2**30:>7.2f} G"
         )
     w, h = r["size"]
     print(
