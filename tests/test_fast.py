@@ -21,7 +21,7 @@ def test_paper_preset_is_the_papers_method():
     assert (paper.content_weight, paper.style_weight) == (1.0, 1e3)  # alpha/beta = 1e-3
     assert paper.content_weights_per_layer() == {"conv4_2": 1.0}
     assert paper.style_weights_per_layer() == {f"conv{b}_1": 0.2 for b in range(1, 6)}  # w_l = 1/5
-    assert (paper.balance_layers, paper.tv_weight, paper.precision) == (False, 0.0, "fp32")
+    assert (paper.balance_layers, paper.print_balance, paper.tv_weight, paper.precision) == (False, False, 0.0, "fp32")
     assert (paper.pooling, paper.network) == ("avg", "plain")
 
 
@@ -196,3 +196,20 @@ def test_an_enlarged_style_gives_its_fine_texture_from_its_own_pixels():
         rtol=1e-4,
         atol=1e-6,
     )  # a style as large as the output is used as before
+
+
+def test_a_print_keeps_the_photo_and_style_balance_of_2048_px():
+    """Eq. 1 sums over positions, the style loss does not: at the paper's weights a 4096 px print would
+    weigh the photo 4x more than the same render at 2048 px. Above 2048 px the content weight falls
+    with the pixels, so the balance stays; up to 2048 px it is the paper's (strips: cheap to build)."""
+    opts = painterly.Options(size=4096, precision="fp32", content_weight=2.0)
+    style = artwork_like(2048, 16)
+
+    def alpha(w: int) -> float:
+        return build(photo_like(w, 24), [style], opts, (w, 24), torch.device("cpu")).alpha
+
+    assert alpha(2048) == pytest.approx(2.0)
+    assert alpha(4096) == pytest.approx(2.0 / 4)
+    assert alpha(2896) == pytest.approx(2.0 * (2048 / 2896) ** 2)
+    opts = opts.replace(print_balance=False)  # the paper's plain alpha (--preset paper)
+    assert alpha(4096) == pytest.approx(2.0)

@@ -18,7 +18,7 @@ from . import features, losses, network, tiling
 from .features import Features
 from .losses import Losses
 from .options import Options
-from .sizes import style_side
+from .sizes import content_balance, style_side
 from .vgg import VGG19
 
 # An enlarged style's texture is its scan's blur, seen as soft rounded cells at 100% (1024 px output,
@@ -163,7 +163,7 @@ def build(
         style_ts,
         options.content_weights_per_layer(),
         options.style_weights_per_layer(),
-        options.content_weight,
+        options.content_weight * (content_balance(size) if options.print_balance else 1.0),
         options.style_weight,
         list(options.style_blend_weights) if options.style_blend_weights else None,
         options.tv_weight,

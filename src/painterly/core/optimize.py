@@ -187,11 +187,11 @@ class _Descent:
                 searching = self.line_search or self.iteration < self.search_until or seeded
                 self.fixed_step = not searching
                 self.opt.param_groups[0]["line_search_fn"] = "strong_wolfe" if searching else None
+                lr = self.opt.param_groups[0]["lr"]
                 if seeded:
                     self._seed_first_step()
                 self.opt.step(self.tracker.closure)
-                if seeded:
-                    self.opt.param_groups[0]["lr"] = 1.0  # the seed was for the first step only
+                self.opt.param_groups[0]["lr"] = lr  # a seed is for the first step only
         except _NonFinite:
             pass  # handled below as divergence
         self.iteration += 1

@@ -107,6 +107,12 @@ class Options:
         "big strokes (conv5_1) and fine texture (conv1_1) are matched, not conv4_1 alone; --no-balance-layers for "
         "the paper's plain w_l", LOSS, web=Control("Balance style layers", advanced=True), reads=RUNS,
     )  # fmt: skip
+    print_balance: bool = option(
+        True, "bool", f"above {PRINT_DETAIL} px lower alpha as the pixels grow (x ({PRINT_DETAIL}/side)^2), so a print "
+        f"keeps the {PRINT_DETAIL} px balance of photo and style (eq. 1 sums over positions, the style loss does "
+        "not) and its strokes their finest detail; --no-print-balance for the paper's plain alpha", LOSS,
+        web=Control("Print balance", advanced=True), reads=RUNS,
+    )  # fmt: skip
     style_blend_weights: tuple[float, ...] | None = option(
         None, "floats", "blend weights of several style images, normalised to sum 1 (default: equal)", LOSS,
         flag="--style-weights", metavar="B1,B2",

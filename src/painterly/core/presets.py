@@ -30,6 +30,7 @@ PRESETS: dict[str, Preset] = {
             "line_search": True,
             "lbfgs_history": 100,
             "balance_layers": False,
+            "print_balance": False,
             "ratio": 1e-3,
             "style_layer_weights": None,
             "tv_weight": 0.0,
