@@ -198,18 +198,19 @@ def test_an_enlarged_style_gives_its_fine_texture_from_its_own_pixels():
     )  # a style as large as the output is used as before
 
 
-def test_a_print_keeps_the_photo_and_style_balance_of_2048_px():
-    """Eq. 1 sums over positions, the style loss does not: at the paper's weights a 4096 px print would
-    weigh the photo 4x more than the same render at 2048 px. Above 2048 px the content weight falls
-    with the pixels, so the balance stays; up to 2048 px it is the paper's (strips: cheap to build)."""
-    opts = painterly.Options(size=4096, precision="fp32", content_weight=2.0)
+def test_a_print_keeps_the_balance_of_2048_px():
+    """Eq. 1 and TV sum over positions, the style loss does not: at fixed weights a 4096 px print would
+    weigh the photo and the smoothing 4x more than the same render at 2048 px. Above 2048 px alpha and the
+    TV weight fall with the pixels, so the balance stays; up to 2048 px they are as given (strips: cheap)."""
+    opts = painterly.Options(size=4096, precision="fp32", content_weight=2.0, tv_weight=8.0)
     style = artwork_like(2048, 16)
 
-    def alpha(w: int) -> float:
-        return build(photo_like(w, 24), [style], opts, (w, 24), torch.device("cpu")).alpha
+    def weights(w: int) -> tuple[float, float]:
+        objective = build(photo_like(w, 24), [style], opts, (w, 24), torch.device("cpu"))
+        return objective.alpha, objective.tv_weight
 
-    assert alpha(2048) == pytest.approx(2.0)
-    assert alpha(4096) == pytest.approx(2.0 / 4)
-    assert alpha(2896) == pytest.approx(2.0 * (2048 / 2896) ** 2)
-    opts = opts.replace(print_balance=False)  # the paper's plain alpha (--preset paper)
-    assert alpha(4096) == pytest.approx(2.0)
+    assert weights(2048) == pytest.approx((2.0, 8.0))
+    assert weights(4096) == pytest.approx((2.0 / 4, 8.0 / 4))
+    assert weights(2896) == pytest.approx((2.0 * (2048 / 2896) ** 2, 8.0 * (2048 / 2896) ** 2))
+    opts = opts.replace(print_balance=False)  # the paper's plain weights (--preset paper)
+    assert weights(4096) == pytest.approx((2.0, 8.0))

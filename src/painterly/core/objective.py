@@ -18,7 +18,7 @@ from . import features, losses, network, tiling
 from .features import Features
 from .losses import Losses
 from .options import Options
-from .sizes import content_balance, style_side
+from .sizes import print_balance, style_side
 from .vgg import VGG19
 
 # An enlarged style's texture is its scan's blur, seen as soft rounded cells at 100% (1024 px output,
@@ -154,6 +154,7 @@ def build(
     sides = [style_side(size, options, s) for s in styles]
     style_ts = [images.to_tensor(images.resize_long_side(s, side)).to(device) for s, side in zip(styles, sides)]
     native_ts = [images.to_tensor(s).to(device) if side > max(s.size) else None for s, side in zip(styles, sides)]
+    balance = print_balance(size) if options.print_balance else 1.0  # the terms summed over positions
     mask_ts = None
     if masks is not None:
         mask_ts = [images.to_tensor(m.resize(size, Image.BILINEAR))[0, 0].to(device) for m in masks]
@@ -163,16 +164,16 @@ def build(
         style_ts,
         options.content_weights_per_layer(),
         options.style_weights_per_layer(),
-        options.content_weight * (content_balance(size) if options.print_balance else 1.0),
+        options.content_weight * balance,
         options.style_weight,
         list(options.style_blend_weights) if options.style_blend_weights else None,
-        options.tv_weight,
+        options.tv_weight * balance,
         network.use_bf16(options, device),
         options.channels_last,
         mask_ts,
         tile,
         _temporal_tensors(temporal, size, device),
-        options.temporal_weight,
+        options.temporal_weight * balance,
         native_ts,
     )
 

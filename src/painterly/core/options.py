@@ -108,9 +108,10 @@ class Options:
         "the paper's plain w_l", LOSS, web=Control("Balance style layers", advanced=True), reads=RUNS,
     )  # fmt: skip
     print_balance: bool = option(
-        True, "bool", f"above {PRINT_DETAIL} px lower alpha as the pixels grow (x ({PRINT_DETAIL}/side)^2), so a print "
-        f"keeps the {PRINT_DETAIL} px balance of photo and style (eq. 1 sums over positions, the style loss does "
-        "not) and its strokes their finest detail; --no-print-balance for the paper's plain alpha", LOSS,
+        True, "bool", f"above {PRINT_DETAIL} px lower alpha and the TV weight as the pixels grow (x ({PRINT_DETAIL}/"
+        f"side)^2), so a print keeps the {PRINT_DETAIL} px balance of photo, smoothing and style (eq. 1 and TV sum "
+        "over positions, the style loss does not) and its strokes their finest detail; --no-print-balance for "
+        "the paper's plain weights", LOSS,
         web=Control("Print balance", advanced=True), reads=RUNS,
     )  # fmt: skip
     style_blend_weights: tuple[float, ...] | None = option(

@@ -29,11 +29,12 @@ def style_side(size: tuple[int, int], options: Options, style: Image.Image | Non
     return side if style is None else max(side, math.ceil(MIN_SIDE * max(style.size) / min(style.size)))
 
 
-def content_balance(size: tuple[int, int]) -> float:
-    """The factor on the content weight at an output of `size` (W, H): 1 up to PRINT_DETAIL px, then
-    (PRINT_DETAIL / long side)^2. Eq. 1 sums over positions while the style loss (1/M^2) does not, so at
-    the paper's weights the photo weighs 4x more at each 2x of side: a 4096 px print would be 4x more
-    photographic than the same render at 2048 px, and its strokes' finest detail is what gives way (the 4x
+def print_balance(size: tuple[int, int]) -> float:
+    """The factor on the terms summed over positions (alpha, the TV and temporal weights) at an output of
+    `size` (W, H): 1 up to PRINT_DETAIL px, then (PRINT_DETAIL / long side)^2. Eq. 1 and TV sum over
+    positions while the style loss (1/M^2) does not, so at fixed weights each 2x of side weighs the photo
+    and the smoothing 4x more against the style: a 4096 px print would be 4x more photographic and
+    smoother than the same render at 2048 px, and its strokes' finest detail is what gives way (the 4x
     enlargement at 1024 px with the content weight x16: texture distance 0.37 -> 0.43, fine band -0.46 ->
     -0.57). Above PRINT_DETAIL the balance stays the 2048 px one, so a print is that render, finer."""
     return min(1.0, (PRINT_DETAIL / max(size)) ** 2)
