@@ -124,11 +124,11 @@ def test_bob_gets_none_of_alices_files_whatever_the_path(files, form):
     assert status == 404 and data not in body, raw
 
 
-def test_bob_still_fetches_his_own_upload_by_any_form(files):
+def test_bob_still_fetches_his_own_upload_by_the_pages_route(files):
     _, bob, _, _, his = files
     assert bob.get("/gradio_api/file=" + his)[0] == 200
-    assert bob.get("/gradio_api/file/" + his)[0] == 200  # the same file: served once checked
-    assert bob.get("/gradio_api/file=" + his + "/../" + os.path.basename(his))[0] == 200
+    assert bob.get("/gradio_api/file=" + his + "/../" + os.path.basename(his))[0] == 200  # served once checked
+    assert bob.get("/gradio_api/file/" + his)[0] == 404  # a route the page does not use: closed
 
 
 def test_files_outside_the_cache_are_refused_even_to_a_user(files, tmp_path):
@@ -293,7 +293,8 @@ def test_a_session_belongs_to_the_user_who_opened_it(server, files, tmp_path):
     assert bob.get("/gradio_api/queue/data?session_hash=" + hers)[0] == 404
     assert bob.get("/gradio_api/cancel", "POST", cancel)[0] == 404
     assert bob.get("/gradio_api/heartbeat/" + hers)[0] == 404
-    assert bob.get("/gradio_api/heartbeat/a-session-of-bobs")[0] != 404  # his own: served as before
+    his = json.dumps({"session_hash": "a-session-of-bobs", "fn_index": 0, "event_id": "x"}).encode()
+    assert bob.get("/gradio_api/cancel", "POST", his)[0] == 200  # his own: served
     assert alice_client.predict(**inputs, api_name="/stylize")[1].startswith("Done")  # hers still works
 
 
@@ -303,18 +304,18 @@ def _sign_in(url: str, name: str, password: str, address: str) -> httpx.Response
     return httpx.post(url + "login", data=form, headers={"X-Forwarded-For": address})
 
 
-def test_failed_sign_ins_make_the_next_wait_per_name_and_per_address(server):
-    """Attack 6: guesses are slowed down. Five failures for a name make its next sign-in wait (1 s,
-    doubling), even with the right password, from any address; other names sign in as before. An
-    address that keeps failing waits 20 failures, then each of its refusals answers a second late."""
-    for k in range(5):
-        assert _sign_in(server, "alice", "a guess", f"10.6.0.{k}").status_code == 400
-    for address in ("10.6.0.10", "10.6.0.11"):
-        waited = _sign_in(server, "alice", PEOPLE["alice"], address)
-        assert waited.status_code == 429 and "try again in" in waited.text
-    assert _sign_in(server, "bob", PEOPLE["bob"], "10.6.0.10").status_code == 200
+def test_failed_sign_ins_make_the_next_wait_per_name_at_an_address_and_per_address(server):
+    """Attack 6 of the last round: guesses are slowed down. Five failures for a name from an address
+    make that address's next sign-in for the name wait (1 s, doubling), even with the right password;
+    other names sign in as before. An address that keeps failing waits 20 failures, then each of its
+    refusals answers a second late."""
+    for _ in range(5):
+        assert _sign_in(server, "alice", "a guess", "10.6.0.1").status_code == 400
+    waited = _sign_in(server, "alice", PEOPLE["alice"], "10.6.0.1")
+    assert waited.status_code == 429 and "try again in" in waited.text
+    assert _sign_in(server, "bob", PEOPLE["bob"], "10.6.0.1").status_code == 200
     time.sleep(1.2)
-    assert _sign_in(server, "alice", PEOPLE["alice"], "10.6.0.12").status_code == 200  # and her count is cleared
+    assert _sign_in(server, "alice", PEOPLE["alice"], "10.6.0.1").status_code == 200  # and her count is cleared
     for k in range(20):  # one address trying many names
         assert _sign_in(server, f"someone{k}", "a guess", "10.6.0.20").status_code == 400
     start = time.monotonic()
@@ -323,24 +324,34 @@ def test_failed_sign_ins_make_the_next_wait_per_name_and_per_address(server):
     assert _sign_in(server, "bob", PEOPLE["bob"], "10.6.0.21").status_code == 200
 
 
+def test_attack_8_guessing_a_name_from_elsewhere_never_locks_its_owner_out(server):
+    """Five wrong sign-ins for alice's name (no account needed) made alice herself wait, doubling to
+    5 minutes: one request every few minutes kept her out. Now the count is per name at an address."""
+    for _ in range(8):
+        assert _sign_in(server, "alice", "a guess", "10.8.0.66").status_code in (400, 429)
+    assert _sign_in(server, "alice", PEOPLE["alice"], "10.8.0.7").status_code == 200
+
+
 def test_the_back_off_doubles_counts_tries_sent_at_once_and_forgets():
     now = [0.0]
     sign_ins = signin.SignIns(clock=lambda: now[0])
     for _ in range(5):  # five at once: each counted before any is checked
         assert sign_ins.begin("alice", "10.0.0.1") == 0
-    assert sign_ins.begin("alice", "10.0.0.2") == 1.0
+    assert sign_ins.begin("alice", "10.0.0.1") == 1.0
+    assert sign_ins.begin("alice", "10.0.0.2") == 0  # from elsewhere her own sign-in is not held up
+    sign_ins.end("alice", "10.0.0.2", True)
     for _ in range(5):
         sign_ins.end("alice", "10.0.0.1", False)
     waits = []
     for _ in range(4):  # each failure after the wait doubles the next wait
-        now[0] += sign_ins.names.wait("alice")
+        now[0] += sign_ins.names.wait(signin._at("alice", "10.0.0.1"))
         assert sign_ins.begin("alice", "10.0.0.1") == 0
-        waits.append(sign_ins.names.wait("alice"))
+        waits.append(sign_ins.names.wait(signin._at("alice", "10.0.0.1")))
     assert waits == [2.0, 4.0, 8.0, 16.0]
     now[0] += signin.FORGET_AFTER + 1
     assert sign_ins.begin("alice", "10.0.0.1") == 0
     sign_ins.end("alice", "10.0.0.1", True)
-    assert sign_ins.names.wait("alice") == 0 and sign_ins.addresses.wait("10.0.0.1") == 0
+    assert sign_ins.names.wait(signin._at("alice", "10.0.0.1")) == 0 and sign_ins.addresses.wait("10.0.0.1") == 0
 
 
 def test_a_flood_of_wrong_sign_ins_does_not_stall_other_users(server, files):
@@ -419,16 +430,11 @@ def test_one_user_cannot_fill_the_disk_or_evict_anothers_files(served, files, tm
     assert alice.get("/gradio_api/file=" + her_result)[0] == 200
 
 
-# Routes that answer without sign-in: the sign-in page and its assets, and answers that carry no
-# user's data (who is signed in: nobody; the app's id; whether start-up events are pending).
-OPEN_ROUTES = {"/", "/logout", "/favicon.ico", "/robots.txt", "/manifest.json", "/theme.css",
-               "/gradio_api/theme.css", "/gradio_api/user", "/gradio_api/token", "/gradio_api/app_id",
-               "/gradio_api/startup-events"}  # fmt: skip
-ASSET_ROUTES = ("/static/", "/assets/", "/svelte/", "/pwa_icon", "/gradio_api/custom_component/")
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-def _route_table() -> list[tuple[str, list[str]]]:
-    """(path template, methods) of every route of the installed Gradio's app for this page."""
+def _route_table() -> list[str]:
+    """The path template of every route of the installed Gradio's app for this page."""
     from gradio.routes import App
 
     from painterly.frontends import web
@@ -438,32 +444,35 @@ def _route_table() -> list[tuple[str, list[str]]]:
             if hasattr(route, "original_router"):  # FastAPI's included router
                 yield from flat(route.original_router.routes)
             else:
-                yield route.path, sorted(getattr(route, "methods", None) or ["GET"])
+                yield route.path
 
-    return list(flat(App.create_app(web.build_app()).routes))
+    return sorted(set(flat(App.create_app(web.build_app()).routes)))
 
 
-def test_signed_out_every_route_of_gradio_is_refused_but_the_sign_in_page(server, files):
-    """Must-show 2: every route in the installed Gradio's route table, signed out, with a plain value
-    and with alice's file path in its path parameters: none serves her file or any user's data."""
+def test_every_route_outside_the_allowlist_answers_404_signed_in_or_not_by_any_method(files):
+    """Must-show 2: every route of the installed Gradio (so a new version's routes start closed), by
+    every method, signed out and signed in as bob: 404 unless `routes.ROUTES` lets it through."""
     import re
 
-    alice, _, hers, data, _ = files
+    from painterly.frontends import routes
+
+    _, bob, _, _, _ = files
     stranger = User.__new__(User)  # a client with no cookie
-    stranger.url, stranger.session = alice.url, httpx.Client()
+    stranger.url, stranger.session = bob.url, httpx.Client()
     table = _route_table()
-    assert len(table) > 50 and any("/file=" in path for path, _ in table)
-    answered = set()
-    for template, methods in table:
-        for value in ("x", quote(hers)):
-            raw = re.sub(r"\{[^}]+\}", lambda _, v=value: v, template)
-            for method in set(methods) - {"HEAD"}:
-                status, body = stranger.get(raw, method, b"{}" if method == "POST" else None)
-                assert data not in body and hers.encode() not in body, (method, raw)
-                if status < 400:
-                    answered.add(template.rstrip("/") or "/")
-    opened = {path for path in answered if path not in OPEN_ROUTES and not path.startswith(ASSET_ROUTES)}
-    assert not opened, opened
+    assert len(table) > 50 and "/gradio_api/token" in table and "/gradio_api/process_recording" in table
+    opened, tried = [], 0
+    for template in table:
+        raw = re.sub(r"\{[^}]+\}", "x", template) or "/"
+        for method in METHODS:
+            if routes.allowed(method, raw):
+                continue
+            for who in (stranger, bob):
+                status, _ = who.get(raw, method, b"{}" if method in ("POST", "PUT", "PATCH") else None)
+                tried += 1
+                if status != 404:
+                    opened.append((who is bob, method, raw, status))
+    assert tried > 500 and not opened, opened
 
 
 def test_a_run_started_through_the_call_route_is_followed_by_its_user_only(server, files):
@@ -487,3 +496,247 @@ def test_a_run_started_through_the_call_route_is_followed_by_its_user_only(serve
     assert bob.get(f"/gradio_api/call/stylize/{event}")[0] == 404
     assert bob.get(f"/gradio_api/call/v2/stylize/{event}")[0] == 404
     assert alice.get(f"/gradio_api/call/stylize/{event}")[0] == 200
+
+
+# Issue "The studio server denies by default": the attacks of the third round, each seen failing
+# against the guard it replaced.
+
+
+def _cookie(user: User) -> tuple[str, str]:
+    """(name, value) of a signed-in user's session cookie."""
+    return next((k, v) for k, v in user.session.cookies.items() if k.startswith("access-token"))
+
+
+def _kept_bytes(cache) -> int:
+    """Bytes in the server's file folder now (files deleted while counted count 0)."""
+    for _ in range(10):
+        try:
+            return sum(f.stat().st_size for f in cache.rglob("*") if f.is_file())
+        except OSError:  # a file or folder deleted while counted: count again
+            continue
+    raise RuntimeError(f"{cache} keeps changing")
+
+
+def _noise_png(path, side: int, seed: int = 0):
+    """A PNG of random pixels (it does not compress): about 3 x side^2 bytes."""
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def _multipart(name: str, data: bytes, boundary: str = "b0undary") -> tuple[bytes, bytes, str]:
+    """(head, tail, content type) of a one-file multipart upload of `data` named `name`."""
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            "Content-Type: image/png\r\n\r\n").encode()  # fmt: skip
+    return head, f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_attack_1_huge_and_many_session_hashes_leave_the_servers_memory_flat(served, files):
+    """`POST /reset` with a 20 MB session hash was read whole and kept: RSS 348 -> 1167 MiB after 40
+    (here 12 x 8 MB grew it by >96 MiB). Now bodies are bounded while they stream and hashes have
+    Gradio's form (measured: +1.3 MiB)."""
+    import json
+
+    alice = files[0]
+    before = webserver.rss_mib(served.pid)
+    for k in range(12):
+        body = json.dumps({"session_hash": chr(65 + k) + "A" * 8_000_000, "fn_index": 0, "event_id": "x"}).encode()
+        assert alice.get("/gradio_api/reset", "POST", body)[0] in (400, 413)
+    for k in range(300):  # well-formed hashes: each kept, but the table is capped per user
+        body = json.dumps({"session_hash": f"s{k:06d}", "fn_index": 0, "event_id": "x"}).encode()
+        assert alice.get("/gradio_api/reset", "POST", body)[0] == 200
+    grown = webserver.rss_mib(served.pid) - before  # 96 MB sent; a run of another test may still end meanwhile
+    assert grown < 30, f"+{grown:.0f} MiB"
+
+
+def test_the_session_table_is_bounded_per_user_and_first_come():
+    from painterly.frontends.gateway import Bound
+
+    now = [0.0]
+    table = Bound(cap=3, age=100, clock=lambda: now[0])
+    assert all(table.claim(f"h{k}", "bob") for k in range(10)) and len(table) == 3
+    assert table.claim("alices", "alice") and not table.claim("alices", "bob")
+    now[0] += 101
+    assert table.claim("new", "bob") and table.owner("h9") is None  # bob's stale hashes went
+
+
+def test_attack_2_a_quoted_or_doubled_cookie_is_refused_not_read_as_nobody(served, files, tmp_path):
+    """`Cookie: access-token-<id>="<bob's token>"` passed the guard as nobody (not counted against
+    bob's share) while Gradio read it as bob: 3 x 8 MB in a 20 MB cache."""
+    url, cache = served
+    _, bob, _, _, _ = files
+    name, token = _cookie(bob)
+    big = [_noise_png(tmp_path / f"n{k}.png", 300, seed=k) for k in range(3)]  # ~270 kB each, 800 kB together
+    for cookie in (f'{name}="{token}"', f"{name}={token}; {name}={token}", f'{name}="{token[:4]}\\{token[4:]}"'):
+        sent = httpx.post(url + "gradio_api/upload", headers={"Cookie": cookie},
+                          files=[("files", (p.name, p.read_bytes())) for p in big])  # fmt: skip
+        assert sent.status_code in (400, 413), (cookie, sent.status_code)
+        assert _kept_bytes(cache) <= MAX_DISK
+
+
+def test_attack_3_a_route_the_page_does_not_use_writes_nothing(server, files, tmp_path):
+    """`POST /process_recording` (never used by the page) kept a 20 MB file in /tmp for good."""
+    _, bob, _, _, _ = files
+    sent = bob.session.post(server + "gradio_api/process_recording", files={"video": ("a.mp4", b"\0" * 1_000_000)})
+    assert sent.status_code == 404
+
+
+def test_attack_4_no_other_website_gets_an_answer_with_credentials(server, files):
+    """Behind a proxy (Host not localhost), `Origin: https://evil.example` got
+    `Access-Control-Allow-Origin: https://evil.example` with credentials, and `/token` alice's token."""
+    alice = files[0]
+    name, token = _cookie(alice)
+    evil = {"Host": "studio.example", "Origin": "https://evil.example", "Cookie": f"{name}={token}"}
+    for method, path in (("GET", "gradio_api/token"), ("GET", "config"), ("OPTIONS", "gradio_api/upload")):
+        answer = httpx.request(method, server + path, headers={**evil, "Access-Control-Request-Method": "POST"})
+        assert answer.status_code in (403, 404), (method, path)
+        assert not any(h.lower().startswith("access-control") for h in answer.headers), answer.headers
+        assert token not in answer.text
+    own = {"Host": "studio.example", "Origin": "https://studio.example", "Cookie": f"{name}={token}"}
+    assert httpx.get(server + "config", headers=own).status_code == 200  # the page itself, behind HTTPS
+    assert httpx.get(server + "gradio_api/token", headers={"Cookie": f"{name}={token}"}).status_code == 404
+    signed = httpx.post(server + "login", data={"username": "alice", "password": PEOPLE["alice"]})
+    cookies = signed.headers.get_list("set-cookie")
+    assert len(cookies) == 2 and all("samesite=lax" in c.lower() for c in cookies), cookies
+
+
+def _upload_socket(url: str, user: User, name: str, data: bytes, chunked: bool = False):
+    """An upload sent by hand on a socket, its body not yet sent: (socket, head, tail)."""
+    import socket
+
+    address = urlsplit(url)
+    head, tail, kind = _multipart(name, data)
+    cookie = "; ".join(f"{k}={v}" for k, v in user.session.cookies.items())
+    length = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(head) + len(data) + len(tail)}"
+    request = (f"POST /gradio_api/upload HTTP/1.1\r\nHost: {address.hostname}:{address.port}\r\n"
+               f"Cookie: {cookie}\r\nContent-Type: {kind}\r\n{length}\r\n\r\n").encode()  # fmt: skip
+    sock = socket.create_connection((address.hostname, address.port), timeout=60)
+    sock.sendall(request)
+    return sock, head, tail
+
+
+def _answer_status(sock) -> int:
+    answer = b""
+    while b"\r\n" not in answer:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+
+
+def test_attack_5_a_chunked_upload_is_counted_as_it_streams(served, files):
+    """The size check read only Content-Length: chunked uploads of 20 MB each were held in a 20 MB
+    cache. Now every byte is charged to bob's share (500 kB here) as it arrives."""
+    url, cache = served
+    _, bob, _, _, _ = files
+    data = np.random.default_rng(9).bytes(2_000_000)
+    sock, head, tail = _upload_socket(url, bob, "big.png", data, chunked=True)
+    try:
+        for part in (head, *(data[k : k + 65536] for k in range(0, len(data), 65536)), tail):
+            sock.sendall(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+            assert _kept_bytes(cache) <= MAX_DISK
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # refused and closed mid-way
+    try:
+        sock.sendall(b"0\r\n\r\n")
+    except OSError:
+        pass
+    assert _answer_status(sock) == 413
+    sock.close()
+    assert _kept_bytes(cache) <= MAX_DISK
+
+
+def test_attack_5_an_upload_in_flight_is_its_users_and_an_aborted_one_leaves_nothing(served, files, tmp_path):
+    """The trim after bob's finished upload deleted alice's half-written one (in flight it belonged
+    to nobody), and aborted uploads left their temporary files in the cache."""
+    url, cache = served
+    alice, bob, _, _, _ = files
+    data = _noise_png(tmp_path / "hers.png", 150, seed=11).read_bytes()
+    sock, head, tail = _upload_socket(url, alice, "in-flight.png", data)
+    sock.sendall(head + data[: len(data) // 2])
+    time.sleep(0.5)
+    bob.upload(_noise_png(tmp_path / "his.png", 100, seed=12))  # finishes first: a trim runs
+    sock.sendall(data[len(data) // 2 :] + tail)
+    assert _answer_status(sock) == 200
+    sock.close()
+    hers = next(cache.glob("*/in-flight.png"))
+    assert alice.get("/gradio_api/file=" + quote(str(hers))) == (200, data)
+    aborted, _, _ = _upload_socket(url, bob, "aborted.png", data)
+    aborted.sendall(head + data[:10000])
+    time.sleep(0.5)
+    aborted.close()
+    time.sleep(1.5)
+    assert [p.name for p in cache.iterdir() if p.is_file()] == []  # no temporary file left
+
+
+def test_a_body_that_stalls_is_cut_off(monkeypatch):
+    import asyncio
+
+    from painterly.frontends import asgi
+
+    monkeypatch.setattr(asgi, "BODY_IDLE", 0.2)
+
+    async def never():
+        await asyncio.sleep(10)
+
+    with pytest.raises(asgi.Refused) as refused:
+        asyncio.run(asgi.Meter(never, 1000).body())
+    assert refused.value.status == 408
+
+
+def test_attack_6_another_users_page_state_cannot_be_linked_to(server, files):
+    """`/deep_link?session_hash=<alice's>` then `/config?deep_link=<id>` gave bob alice's page state."""
+    _, bob, _, _, _ = files
+    assert bob.get("/gradio_api/deep_link?session_hash=abc123")[0] == 404
+    assert bob.get("/config?deep_link=abc123")[0] == 404
+    assert bob.get("/config")[0] == 200
+
+
+def test_attack_7_identical_bytes_never_reveal_another_users_file(server, files, tmp_path):
+    """Cache folders are named by content: bob uploaded alice's bytes and then fetched her path."""
+    alice, bob, hers, data, _ = files
+    copy = tmp_path / "bobs-copy.png"
+    copy.write_bytes(data)
+    his = bob.upload(copy)
+    assert os.path.dirname(his) == os.path.dirname(hers)  # the same folder...
+    assert bob.get("/gradio_api/file=" + quote(hers))[0] == 404  # ...but not her file
+    assert bob.get("/gradio_api/file=" + quote(his)) == (200, data)
+    assert alice.get("/gradio_api/file=" + quote(his))[0] == 404
+
+
+def test_low_a_nul_in_a_path_or_an_empty_file_name_is_a_plain_refusal(server, files):
+    _, bob, _, _, his = files
+    assert bob.get("/gradio_api/file=/tmp/x%00y.png")[0] == 404
+    assert bob.get("/gradio_api/file=" + his + "%00")[0] == 404
+    empty = bob.session.post(server + "gradio_api/upload", files={"files": ("", b"data")})
+    assert empty.status_code == 400
+
+
+def test_low_a_ranged_file_answer_repeats_none_of_the_requests_headers(server, files):
+    alice, _, hers, data, _ = files
+    name, token = _cookie(alice)
+    answer = httpx.get(server + "gradio_api/file=" + quote(hers),
+                       headers={"Range": "bytes=0-10", "Cookie": f"{name}={token}", "X-Secret": "s3"})  # fmt: skip
+    assert answer.status_code == 206 and answer.content == data[:11]
+    assert token not in str(answer.headers) and "s3" not in str(answer.headers)
+
+
+def test_low_signing_out_is_a_post_that_ends_this_session_only(server):
+    phone, laptop = User(server, "alice"), User(server, "alice")
+    assert phone.get("/logout")[0] == 404  # a cross-site <img src=.../logout> signs nobody out
+    assert laptop.get("/config")[0] == 200
+    out = phone.session.post(server + "logout")
+    assert out.status_code == 303
+    assert phone.get("/config")[0] == 401
+    assert laptop.get("/config")[0] == 200  # her other session goes on
+
+
+def test_low_scrypt_parameters_beyond_the_bound_are_refused_at_start(tmp_path):
+    from painterly.errors import OptionsError
+
+    auth = tmp_path / "users.txt"
+    kind, n, r, p, salt, digest = users.hash_password(PEOPLE["alice"]).split("$")
+    auth.write_text(f"alice:{kind}${2**24}${r}${p}${salt}${digest}\n")  # 16 GiB and minutes per sign-in
+    with pytest.raises(OptionsError, match="line 1"):
+        users.read(auth)
+    assert not users.verify(PEOPLE["alice"], f"{kind}${2**24}${r}${p}${salt}${digest}")

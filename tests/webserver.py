@@ -79,10 +79,20 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+class Ends(tuple):
+    """(base URL, Gradio's file folder) of a running server, and its process id as `.pid`."""
+
+    def __new__(cls, ends: tuple, pid: int):
+        made = super().__new__(cls, ends)
+        made.pid = pid
+        return made
+
+
 @contextlib.contextmanager
 def signed_in_server(folder: Path, people: dict[str, str], *args: str):
     """A `painterly web --auth-file` server on 127.0.0.1 for `people` ({name: password}) with `args`,
-    its files and log in `folder`: yields (base URL, Gradio's file folder); stopped afterwards."""
+    its files and log in `folder`: yields (base URL, Gradio's file folder) with the server's `.pid`;
+    stopped afterwards."""
     from painterly.frontends import users
 
     auth = folder / "users.txt"
@@ -95,10 +105,16 @@ def signed_in_server(folder: Path, people: dict[str, str], *args: str):
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_ready(url, proc)  # the sign-in page
-        yield url, files
+        yield Ends((url, files), proc.pid)
     finally:
         stop_server(proc)
         print((folder / "server.log").read_text()[-3000:])
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory (VmRSS) of a live process now, MiB."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 
 from . import users as webusers
 
-NAME_FAILURES = 5  # failed sign-ins for one name before each try must wait
+NAME_FAILURES = 5  # failed sign-ins for one name from one address before each try from there must wait
 ADDRESS_FAILURES = 20  # ... from one address (a class behind one router shares it, so more)
 LONGEST_WAIT = 300.0  # s: the back-off stops doubling here
 FORGET_AFTER = 900.0  # s without a failure: the count starts again
@@ -102,7 +102,8 @@ class Backoff:
 
 
 class SignIns:
-    """The back-off for sign-ins per name and per address, asked before and told after each one."""
+    """The back-off for sign-ins per name at an address and per address, asked before and told after
+    each one."""
 
     def __init__(self, clock=time.monotonic):
         self.names = Backoff(NAME_FAILURES, clock=clock)
@@ -111,12 +112,12 @@ class SignIns:
     def begin(self, name: str, address: str) -> float:
         """0 when this sign-in may be checked now (then counted as failed until `end`), else the
         seconds the name or the address must still wait."""
-        wait = self.names.attempt(name)
+        wait = self.names.attempt(_at(name, address))
         if wait:
             return wait
         wait = self.addresses.attempt(address)
         if wait:
-            self.names.refund(name)
+            self.names.refund(_at(name, address))
         return wait
 
     def suspect(self, address: str) -> bool:
@@ -128,5 +129,10 @@ class SignIns:
         back this try from the address's (whose other failures stay: one good account does not buy
         more guesses at the others)."""
         if signed_in:
-            self.names.succeeded(name)
+            self.names.succeeded(_at(name, address))
             self.addresses.refund(address)
+
+
+def _at(name: str, address: str) -> str:
+    """The back-off key of a name tried from an address."""
+    return f"{name}\0{address}"

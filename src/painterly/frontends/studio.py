@@ -1,63 +1,71 @@
 """What a shared web server keeps per user: who owns which file in Gradio's cache, how many runs each
-may queue, and each user's share of the disk budget for the files the server keeps (the web guard,
-`webguard`, enforces them on every request).
+may queue, each user's share of the disk budget for the files the server keeps, and the uploads in
+flight (the gateway, `gateway`, enforces them on every request).
 
-Gradio keeps every upload and result in its cache folder, `CACHE/<content hash>/<name>`; a hash
-folder belongs to the users who uploaded or made its file here.
+Gradio keeps every upload and result in its cache folder, `CACHE/<content hash>/<name>`; a file
+belongs to the users who uploaded or made it here.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import os
-import shutil
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+ANYONE = ""  # the one user of a server without sign-in
 JOIN_SECONDS = 15.0  # how long a place reserved at joining the queue waits for its run to start
 
 
 class Owners:
-    """{hash folder name: users who may fetch its files}; thread-safe."""
+    """{file (its real path): users who may fetch it}; thread-safe. Per file, not per folder: Gradio
+    names a cache folder by its file's content, so two users' identical uploads share a folder."""
 
     def __init__(self) -> None:
-        self._by_folder: dict[str, set[str]] = defaultdict(set)
+        self._by_file: dict[str, set[str]] = defaultdict(set)
         self._lock = threading.Lock()
 
     def add(self, user: str, path: str | Path) -> None:
         with self._lock:
-            self._by_folder[Path(path).parent.name].add(user)
+            self._by_file[os.path.realpath(path)].add(user)
 
     def allowed(self, user: str | None, path: str | Path) -> bool:
         with self._lock:
-            return user is not None and user in self._by_folder.get(Path(path).parent.name, ())
+            return user is not None and user in self._by_file.get(os.path.realpath(path), ())
 
-    def forget(self, folders: set[str]) -> None:
+    def forget(self, files: set[str]) -> None:
         with self._lock:
-            for folder in folders:
-                self._by_folder.pop(folder, None)
+            for file in files:
+                self._by_file.pop(os.path.realpath(file), None)
 
-    def of(self, folder: str) -> set[str]:
-        """The users who own hash folder `folder`."""
+    def of(self, path: str | Path) -> set[str]:
+        """The users who own the file `path`."""
         with self._lock:
-            return set(self._by_folder.get(folder, ()))
+            return set(self._by_file.get(os.path.realpath(path), ()))
 
-    def disown(self, user: str, folder: str) -> bool:
-        """Take `folder` from `user`; True when nobody owns it any more."""
+    def disown(self, user: str, path: str | Path) -> bool:
+        """Take the file `path` from `user`; True when nobody owns it any more."""
         with self._lock:
-            owners = self._by_folder.get(folder, set())
+            key = os.path.realpath(path)
+            owners = self._by_file.get(key, set())
             owners.discard(user)
             if not owners:
-                self._by_folder.pop(folder, None)
+                self._by_file.pop(key, None)
             return not owners
+
+    def files(self) -> list[str]:
+        with self._lock:
+            return list(self._by_file)
 
 
 class Studio:
     """What a shared server keeps per user: who owns which file, how many runs each may queue, and
-    the disk budget of Gradio's file cache. Without sign-in every visitor is one user."""
+    the disk budget of Gradio's file cache. Without sign-in every visitor is one user, `ANYONE`."""
 
     def __init__(
         self,
@@ -69,6 +77,7 @@ class Studio:
         self.owners = Owners()
         self.max_per_user, self.max_disk, self.max_age = max_per_user, max_disk, max_age
         self.max_disk_per_user = max_disk if max_disk_per_user is None else max_disk_per_user
+        self.uploads = Uploads(self)
         self._trim_lock = threading.Lock()
         self._joins: dict[str, list[float]] = defaultdict(list)  # admitted runs not started yet, per user
         self._join_lock = threading.Lock()
@@ -96,40 +105,51 @@ class Studio:
                 self._joins[user].pop(0)
 
     def own(self, request, path: str) -> None:
-        """Let the signed-in user of `request` fetch the cached copy of the output file `path`."""
-        user = getattr(request, "username", None)
-        if user is not None:
-            self.owners.add(user, cached_path(path))
+        """Let the user of `request` fetch the cached copy of the output file `path`."""
+        self.owners.add(user_of(request), cached_path(path))
 
     def may_use(self, request, path: str | None) -> bool:
-        """Whether the user of `request` may run on the file `path`: one they uploaded or made here
-        (without sign-in every visitor is the one user)."""
-        user = getattr(request, "username", None)
-        return user is None or not path or owned_path(self.owners, user, path) is not None
+        """Whether the user of `request` may run on the file `path`: one they uploaded or made here."""
+        return not path or owned_path(self.owners, user_of(request), path) is not None
 
-    def trim(self, request=None) -> None:
-        """Keep the cache within its limits, taking files from the user of `request` (a run's) when
-        all keep too much."""
+    def trim(self, request=None) -> dict[str | None, int]:
+        """Keep the cache within its limits, less what uploads in flight hold, taking files from the
+        user of `request` (a run's) when all keep too much; the bytes kept, as `trim` returns them."""
+        return self.make_room(user_of(request) if request is not None else None)
+
+    def make_room(self, user: str | None, keep: frozenset[str] = frozenset()) -> dict[str | None, int]:
+        """Trim the cache so that what is kept plus what uploads in flight hold fits the budget and
+        each user's share, `user`'s own oldest files first (files in `keep` stay)."""
         with self._trim_lock:
-            user = getattr(request, "username", None)
-            trim(cache_folder(), self.max_disk, self.max_age, self.owners, self.max_disk_per_user, user)
+            held = self.uploads.held()
+            kept = trim(
+                cache_folder(),
+                self.max_disk - sum(held.values()),
+                self.max_age,
+                self.owners,
+                self.max_disk_per_user,
+                user,
+                keep=keep,
+                held=held,
+            )
+            self.uploads.kept = kept
+            return kept
 
     def uploaded(self, user: str, paths: list[str]) -> str | None:
         """Record `paths`, just uploaded, as `user`'s and make room for them within the user's share
         and the server's budget from that user's own oldest files. When even that cannot make room,
         the upload is deleted and the reason returned."""
-        new = frozenset(Path(p).parent.name for p in paths)
-        for path in paths:
+        new = frozenset(os.path.realpath(p) for p in paths)
+        for path in new:
             self.owners.add(user, path)
-        with self._trim_lock:
-            folder = cache_folder()
-            kept = trim(folder, self.max_disk, self.max_age, self.owners, self.max_disk_per_user, user, keep=new)
-            if kept.get(user, 0) <= self.max_disk_per_user and kept[None] <= self.max_disk:
-                return None
-            size = sum(e.size for e in _kept(folder) if e.path.name in new)
-            for name in new:
-                if self.owners.disown(user, name):
-                    shutil.rmtree(folder / name, ignore_errors=True)
+        kept = self.make_room(user, keep=new)
+        if kept.get(user, 0) <= self.max_disk_per_user and kept[None] <= self.max_disk:
+            return None
+        size = 0
+        for path in new:
+            size += os.path.getsize(path) if os.path.exists(path) else 0
+            if self.owners.disown(user, path):
+                _remove(Path(path))
         if size > self.max_disk_per_user:
             return self.too_big(size)
         return "Upload refused: this server's disk budget is taken by other users' files now; try again later."
@@ -138,6 +158,81 @@ class Studio:
         """The refusal of an upload of `size` bytes, more than one user's share."""
         share = self.max_disk_per_user / 1e6
         return f"Upload refused: {size / 1e6:.1f} MB, more than your share of this server's disk ({share:.1f} MB)."
+
+
+class Uploads:
+    """Uploads in flight: each byte is charged to its user as it arrives, against the user's share
+    and the server's budget together with the files kept, so what is written never exceeds them. An
+    upload belongs to its user from its first byte; Gradio writes it as a temporary file in the
+    cache's top folder, and whatever is left there when no upload is in flight (an aborted one's) is
+    deleted. Used from the server's event loop; the disk work runs on worker threads."""
+
+    def __init__(self, studio: Studio):
+        self.studio = studio
+        self.kept: dict[str | None, int] = {None: 0}  # bytes kept, per user and in all, at the last trim
+        self._held: dict[str, int] = defaultdict(int)  # bytes of uploads in flight, per user
+        self._open = 0
+        self._lock = threading.Lock()
+
+    def held(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._held)
+
+    @contextlib.asynccontextmanager
+    async def open(self, user: str):
+        """An upload of `user` in flight: `charge` its bytes as they come."""
+        upload = _Upload(self, user)
+        with self._lock:
+            self._open += 1
+        try:
+            await asyncio.to_thread(self.studio.make_room, user)
+            yield upload
+        finally:
+            with self._lock:
+                self._held[user] -= upload.size
+                if self._held[user] <= 0:
+                    del self._held[user]
+                self._open -= 1
+                idle = self._open == 0
+            if idle:
+                await asyncio.to_thread(_sweep, cache_folder())
+
+    def fits(self, user: str) -> bool:
+        with self._lock:
+            mine = self.kept.get(user, 0) + self._held.get(user, 0)
+            return mine <= self.studio.max_disk_per_user and self.kept[None] + sum(self._held.values()) <= (
+                self.studio.max_disk
+            )
+
+    def add(self, user: str, size: int) -> None:
+        with self._lock:
+            self._held[user] += size
+
+
+class _Upload:
+    """One upload in flight and the bytes it has charged."""
+
+    def __init__(self, uploads: Uploads, user: str):
+        self.uploads, self.user, self.size = uploads, user, 0
+
+    async def charge(self, size: int) -> str | None:
+        """Charge `size` more bytes: None, or why the upload cannot go on (it no longer fits even
+        after its user's own oldest files made room)."""
+        self.size += size
+        self.uploads.add(self.user, size)
+        if self.uploads.fits(self.user):
+            return None
+        await asyncio.to_thread(self.uploads.studio.make_room, self.user)
+        if self.uploads.fits(self.user):
+            return None
+        if self.size > self.uploads.studio.max_disk_per_user:
+            return self.uploads.studio.too_big(self.size)
+        return "Upload refused: this server's disk budget is taken by other users' files now; try again later."
+
+
+def user_of(request) -> str:
+    """The user of a Gradio request: the signed-in name, or `ANYONE` on a server without sign-in."""
+    return getattr(request, "username", None) or ANYONE
 
 
 def owned_path(owners: Owners, user: str | None, path: str | os.PathLike) -> str | None:
@@ -179,25 +274,24 @@ def runs_of(blocks, user: str | None) -> int:
 
 @dataclass
 class _Kept:
-    """One hash folder of the cache: when its newest file was written, its bytes."""
+    """One file of the cache: its real path, when it was written, its bytes."""
 
-    path: Path
-    newest: float
+    path: str
+    written: float
     size: int
 
 
 def _kept(folder: Path) -> list[_Kept]:
-    """The hash folders (or stray files) under `folder`, oldest first."""
+    """The files in the hash folders under `folder`, oldest first (files in `folder` itself are
+    uploads being written: see `Uploads`)."""
     entries = []
     for sub in folder.iterdir() if folder.is_dir() else ():
         try:
-            files = [f for f in sub.rglob("*") if f.is_file()] if sub.is_dir() else [sub]
-            size = sum(f.stat().st_size for f in files)
-            newest = max((f.stat().st_mtime for f in files), default=sub.stat().st_mtime)
+            files = [f for f in sub.rglob("*") if f.is_file()] if sub.is_dir() else []
+            entries += [_Kept(os.path.realpath(f), f.stat().st_mtime, f.stat().st_size) for f in files]
         except OSError:
             continue
-        entries.append(_Kept(sub, newest, size))
-    return sorted(entries, key=lambda e: e.newest)
+    return sorted(entries, key=lambda e: e.written)
 
 
 def trim(
@@ -208,51 +302,68 @@ def trim(
     per_user: float | None = None,
     user: str | None = None,
     keep: frozenset[str] = frozenset(),
+    held: dict[str, int] | None = None,
 ) -> dict[str | None, int]:
-    """Delete the hash folders under `folder` older than `max_age` seconds; then take each user's
-    oldest folders from them while they keep more than `per_user` bytes; then, while all keep more
-    than `max_bytes`, the oldest folder nobody owns, else the oldest folder of `user` (None: of
-    whoever keeps the most), so one user's files never make room for another's. A folder is deleted
-    when its last owner loses it; folders named in `keep` stay. Returns the bytes kept: per user,
-    and in all under None."""
-    owners = owners or Owners()
+    """Delete the files under `folder` older than `max_age` seconds; then take each user's oldest
+    files from them while they keep more than `per_user` bytes (less what their uploads in flight,
+    `held`, hold); then, while all keep more than `max_bytes`, the oldest file nobody owns, else the
+    oldest file of `user` (None: of whoever keeps the most), so one user's files never make room for
+    another's. A file is deleted when its last owner loses it; files named in `keep` (real paths)
+    stay. Returns the bytes kept: per user, and in all under None."""
+    owners, held = owners or Owners(), held or {}
     now, alive, mine = time.time(), {}, defaultdict(list)
     for entry in _kept(folder):
-        if now - entry.newest > max_age and entry.path.name not in keep:
-            _delete(entry, owners)
+        if now - entry.written > max_age and entry.path not in keep:
+            _delete(entry.path, owners)
             continue
-        alive[entry.path.name] = entry
-        for owner in owners.of(entry.path.name):
+        alive[entry.path] = entry
+        for owner in owners.of(entry.path):
             mine[owner].append(entry)
+    owners.forget({f for f in owners.files() if f not in alive and f not in keep})  # deleted by Gradio
 
     def kept(who: str) -> int:
         return sum(e.size for e in mine[who])
 
     def take(who: str) -> bool:
-        """Take `who`'s oldest folder from them (deleted when nobody else owns it)."""
-        entry = next((e for e in mine[who] if e.path.name not in keep), None)
+        """Take `who`'s oldest file from them (deleted when nobody else owns it)."""
+        entry = next((e for e in mine[who] if e.path not in keep), None)
         if entry is None:
             return False
         mine[who].remove(entry)
-        if owners.disown(who, entry.path.name):
-            _delete(alive.pop(entry.path.name), owners)
+        if owners.disown(who, entry.path):
+            _delete(alive.pop(entry.path).path, owners)
         return True
 
     for who in list(mine) if per_user is not None else ():
-        while kept(who) > per_user and take(who):
+        while kept(who) + held.get(who, 0) > per_user and take(who):
             pass
     while sum(e.size for e in alive.values()) > max_bytes:
-        unowned = next((e for e in alive.values() if not owners.of(e.path.name) and e.path.name not in keep), None)
+        unowned = next((e for e in alive.values() if not owners.of(e.path) and e.path not in keep), None)
         if unowned is not None:
-            _delete(alive.pop(unowned.path.name), owners)
+            _delete(alive.pop(unowned.path).path, owners)
         elif not take(user if user is not None else max(mine, key=kept, default=None)):
             break
     return {None: sum(e.size for e in alive.values()), **{who: kept(who) for who in mine}}
 
 
-def _delete(entry: _Kept, owners: Owners) -> None:
-    shutil.rmtree(entry.path, ignore_errors=True) if entry.path.is_dir() else entry.path.unlink(missing_ok=True)
-    owners.forget({entry.path.name})
+def _delete(path: str, owners: Owners) -> None:
+    _remove(Path(path))
+    owners.forget({path})
+
+
+def _remove(file: Path) -> None:
+    """Delete a cached file, and its hash folder once empty."""
+    file.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        file.parent.rmdir()
+
+
+def _sweep(folder: Path) -> None:
+    """Delete the files in the cache's top folder: with no upload in flight, what is there is what
+    an aborted upload left."""
+    for entry in folder.iterdir() if folder.is_dir() else ():
+        if entry.is_file() or entry.is_symlink():
+            entry.unlink(missing_ok=True)
 
 
 def release_memory() -> None:

@@ -16,6 +16,9 @@ from ..media.files import write_text_atomic
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~16 MiB and ~50 ms per check: slow to guess, quick to sign in
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 MIN_PASSWORD = 8
+# The most one check may cost (16x the default's work): a line with larger parameters would let one
+# sign-in take seconds of a core and gigabytes of memory.
+MAX_SCRYPT = {"n": 2**16, "r": 16, "p": 4, "work": 16 * SCRYPT["n"] * SCRYPT["r"] * SCRYPT["p"]}
 
 
 def hash_password(
@@ -31,7 +34,7 @@ def verify(password: str, stored: str) -> bool:
     """Whether `password` matches a `hash_password` string (constant-time comparison)."""
     try:
         kind, n, r, p, salt, digest = stored.split("$")
-        if kind != "scrypt":
+        if kind != "scrypt" or not _well_formed(stored):
             return False
         again = hash_password(password, bytes.fromhex(salt), int(n), int(r), int(p))
     except (ValueError, MemoryError):
@@ -71,6 +74,11 @@ def _well_formed(stored: str) -> bool:
     """`scrypt$n$r$p$salt$hash` with numbers and hex where they belong."""
     parts = stored.split("$")
     if len(parts) != 6 or parts[0] != "scrypt" or not all(x.isdigit() for x in parts[1:4]):
+        return False
+    n, r, p = (int(x) for x in parts[1:4])
+    if not (2 <= n <= MAX_SCRYPT["n"] and n & (n - 1) == 0 and 1 <= r <= MAX_SCRYPT["r"] and 1 <= p <= MAX_SCRYPT["p"]):
+        return False
+    if n * r * p > MAX_SCRYPT["work"]:
         return False
     try:
         return len(bytes.fromhex(parts[4])) > 0 and len(bytes.fromhex(parts[5])) == 32

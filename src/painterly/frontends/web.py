@@ -26,7 +26,6 @@ from ..core.presets import PRESETS
 from ..core.render import upsample
 from ..errors import OptionsError, PainterlyError
 from ..media import images, samples
-from . import webguard
 from .studio import Studio, release_memory, runs_of
 
 DEFAULTS = Options()
@@ -341,57 +340,3 @@ def _controls(specs: list[Spec], max_side: int) -> dict[str, gr.components.Compo
             for spec in specs[k : k + 2]:
                 made[spec.key] = component(spec, max_side)
     return made
-
-
-def serve(
-    app: gr.Blocks,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    block: bool = True,
-    auth=None,
-    studio: Studio | None = None,
-) -> gr.Blocks:
-    """Start `app` (from `build_app`) on host:port (loopback unless told otherwise); with `block`,
-    serve until Ctrl-C, else return the running app (see `wait`). With `auth` ((name, password) ->
-    bool) everyone signs in and fetches only their own files (`studio`'s owners, the one passed to
-    `build_app`). Raises OSError when the port is taken."""
-    signed_in = {}
-    if auth is not None:
-        from starlette.middleware import Middleware
-
-        signed_in = dict(
-            auth=auth,
-            auth_message="Sign in with the name and password the server's owner gave you.",
-            app_kwargs={"middleware": [Middleware(webguard.Guard, studio=studio or Studio())]},
-        )
-    app.launch(
-        **signed_in,
-        server_name=host,
-        server_port=port,
-        max_file_size=MAX_FILE_SIZE,
-        allowed_paths=[],
-        share=False,
-        ssr_mode=False,
-        show_error=True,
-        inbrowser=False,
-        quiet=True,
-        prevent_thread_lock=True,
-        mcp_server=False,
-        footer_links=["api"],
-        run_history=False,
-        css=CSS,
-    )
-    if block:
-        wait(app)
-    return app
-
-
-def wait(app: gr.Blocks) -> None:
-    """Serve until Ctrl-C (KeyboardInterrupt), then close the server."""
-    try:
-        while app.is_running:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        app.close()

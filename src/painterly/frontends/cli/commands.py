@@ -262,6 +262,7 @@ def web(argv: list[str]) -> int:
         print(f"painterly: warning: auth file {args.auth_file} is readable by others: chmod 600 {args.auth_file}",
               file=sys.stderr)  # fmt: skip
     try:
+        from .. import hosting
         from .. import web as webui
     except ImportError as exc:
         if exc.name is None or not exc.name.startswith("gradio"):
@@ -284,7 +285,7 @@ def web(argv: list[str]) -> int:
             **({"max_pixels": args.max_pixels} if args.max_pixels else {}),
         )
         auth = signin.checker(users) if users else None
-        app = webui.serve(page, args.host, args.port, block=False, auth=auth, studio=studio)
+        app = hosting.serve(page, args.host, args.port, block=False, auth=auth, studio=studio)
     except OSError as exc:  # Gradio's "Cannot find empty port", or an address this machine does not have
         raise flags.UsageError(f"cannot listen on {args.host}:{args.port}: {str(exc).split('. ')[0]}") from None
     if args.no_auth and args.host not in LOOPBACK:
@@ -292,7 +293,7 @@ def web(argv: list[str]) -> int:
               "and fetch what others made", file=sys.stderr)  # fmt: skip
     signed = f", {len(users)} users" if users else ""
     print(f"painterly: serving the web UI on http://{args.host}:{args.port}/{signed} (Ctrl-C to stop)", file=sys.stderr)
-    webui.wait(app)
+    hosting.wait(app)
     return 0
 
 
