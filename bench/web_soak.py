@@ -29,6 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from painterly.core.resources import parse_bytes  # noqa: E402
 from webserver import check_png, free_port, start_server, stop_server, wait_ready  # noqa: E402
 
 
@@ -37,7 +38,7 @@ class Memory(threading.Thread):
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
-        self.pid, self.peak, self.marked, self.running = pid, 0.0, None, True
+        self.pid, self.peak, self.marked, self.running, self.end = pid, 0.0, None, True, 0.0
         self.now, self.timeline = 0.0, []  # RSS after every 10th finished run
 
     def run(self) -> None:
@@ -104,18 +105,96 @@ def attacker(url: str, names: list[str], cache: Path, addresses: int, stop: thre
             n += 1
 
 
+def insider(url: str, name: str, password: str, stop: threading.Event, tally: Counter) -> None:
+    """A signed-in user who attacks the server's memory and disk until `stop` (issue 38's attacks 1,
+    2, 3 and 5): an 8 MB session hash to /reset, a 3 x 1 MB upload with a quoted cookie, a 2 MB file
+    to a route the page never uses, a 4 MB chunked upload, and 4 slow chunked uploads left open."""
+    import json
+    import os
+    import socket
+
+    import httpx
+
+    client = httpx.Client(timeout=120)
+    client.post(url + "login", data={"username": name, "password": password})
+    cookie = next((k, v) for k, v in client.cookies.items() if k.startswith("access-token"))
+    host, port = url.split("//")[1].strip("/").split(":")
+
+    def chunked(size: int, pause: float) -> str:
+        head = (b'--b\r\nContent-Disposition: form-data; name="files"; filename="x.png"\r\n'
+                b"Content-Type: image/png\r\n\r\n")  # fmt: skip
+        sock = socket.create_connection((host, int(port)), timeout=60)
+        try:
+            sock.sendall(f"POST /gradio_api/upload HTTP/1.1\r\nHost: {host}:{port}\r\nCookie: {cookie[0]}={cookie[1]}"
+                         "\r\nContent-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked"
+                         "\r\n\r\n".encode())  # fmt: skip
+            for part in (head, *[os.urandom(65536)] * (size // 65536), b"\r\n--b--\r\n"):
+                sock.sendall(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                if stop.wait(pause):
+                    return "stopped"
+            sock.sendall(b"0\r\n\r\n")
+            return sock.recv(64).split(b" ")[1].decode()
+        except (OSError, IndexError):
+            return "cut off"
+        finally:
+            sock.close()
+
+    def slow() -> None:
+        while not stop.is_set():
+            tally[f"slow upload {chunked(4_000_000, 2.0)}"] += 1
+
+    for _ in range(4):
+        threading.Thread(target=slow, daemon=True).start()
+    n = 0
+    while not stop.is_set():
+        body = json.dumps({"session_hash": chr(65 + n % 50) + "A" * 8_000_000, "fn_index": 0, "event_id": "x"})
+        try:
+            tally[f"reset 8 MB {client.post(url + 'gradio_api/reset', content=body).status_code}"] += 1
+        except httpx.HTTPError:
+            tally["reset 8 MB cut off"] += 1
+        quoted = {"Cookie": f'{cookie[0]}="{cookie[1]}"'}
+        files = [("files", (f"q{k}.png", os.urandom(1_000_000))) for k in range(3)]
+        tally[
+            f"quoted-cookie upload {httpx.post(url + 'gradio_api/upload', headers=quoted, files=files).status_code}"
+        ] += 1
+        video = {"video": ("v.mp4", os.urandom(2_000_000))}
+        tally[f"process_recording {client.post(url + 'gradio_api/process_recording', files=video).status_code}"] += 1
+        tally[f"chunked 4 MB {chunked(4_000_000, 0.0)}"] += 1
+        n += 1
+        stop.wait(1.0)
+
+
+class Disk(threading.Thread):
+    """Samples the bytes in the server's file folder every second: the largest seen."""
+
+    def __init__(self, folder: Path):
+        super().__init__(daemon=True)
+        self.folder, self.peak, self.running, self.samples = folder, 0, True, 0
+
+    def run(self) -> None:
+        while self.running:
+            try:
+                size = sum(f.stat().st_size for f in self.folder.rglob("*") if f.is_file())
+                self.peak, self.samples = max(self.peak, size), self.samples + 1
+            except OSError:  # a file deleted while counted: count again
+                continue
+            time.sleep(1.0)
+
+
 def soak(args, tmp: Path, names: list[str], contents: list[str], style: str, attack: bool):
     """One soak: (runs logged, seconds, memory, server log text, the attacker's tally)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     log_path = tmp / f"server-{'attacked' if attack else 'quiet'}.log"
     cache = tmp / f"files-{'attacked' if attack else 'quiet'}"
-    proc = start_server(port, "--auth-file", str(tmp / "users.txt"), log=log_path, env={"GRADIO_TEMP_DIR": str(cache)})
-    tally, stop = Counter(), threading.Event()
+    proc = start_server(port, "--auth-file", str(tmp / "users.txt"), "--max-disk", args.max_disk, log=log_path,
+                        env={"GRADIO_TEMP_DIR": str(cache)})  # fmt: skip
+    tally, stop, disk = Counter(), threading.Event(), Disk(cache)
     try:
         wait_ready(url, proc)
         memory = Memory(proc.pid)
         memory.start()
+        disk.start()
         log: list = [{"size": 64, "iterations": args.iterations}]
         finished = [0]
         lock = threading.Lock()
@@ -135,16 +214,20 @@ def soak(args, tmp: Path, names: list[str], contents: list[str], style: str, att
         ]
         if attack:
             threading.Thread(target=attacker, args=(url, names, cache, args.attacker_addresses, stop, tally)).start()
+            threading.Thread(target=insider, args=(url, "mallory", "mallory-password", stop, tally)).start()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         seconds = time.monotonic() - started
-        memory.running = False
+        stop.set()
+        time.sleep(3.0)  # the attacker's last requests end
+        memory.end = memory.now
+        memory.running = disk.running = False
     finally:
         stop.set()
         stop_server(proc)
-    return log[1:], seconds, memory, log_path.read_text(), tally
+    return log[1:], seconds, memory, disk, log_path.read_text(), tally
 
 
 def main() -> int:
@@ -154,13 +237,14 @@ def main() -> int:
     p.add_argument("--iterations", type=int, default=40)
     p.add_argument("--attacker", action="store_true", help="soak again with an attacker and compare")
     p.add_argument("--attacker-addresses", type=int, default=1, metavar="N", help="machines it comes from")
+    p.add_argument("--max-disk", default="20M", help="the server's --max-disk (default %(default)s)")
     args = p.parse_args()
     from painterly.frontends import users
     from painterly.media import images, samples
 
     tmp = Path(tempfile.mkdtemp(prefix="painterly-soak-"))
     names = [f"user{i}" for i in range(args.users)]
-    for name in names:
+    for name in [*names, "mallory"]:  # mallory: the attacker's own ordinary account (--attacker)
         users.add(tmp / "users.txt", name, f"{name}-password")
     photos = ["chelsea", "coffee", "astronaut", "rocket", "camera", "chelsea"]
     contents = []
@@ -170,9 +254,14 @@ def main() -> int:
     style = str(images.save(images.resize_long_side(samples.photo("immunohistochemistry"), 256), tmp / "style.png"))
     status, waits = 0, {}
     for attack in (False, True) if args.attacker else (False,):
-        runs, seconds, memory, server_log, tally = soak(args, tmp, names, contents, style, attack)
+        runs, seconds, memory, disk, server_log, tally = soak(args, tmp, names, contents, style, attack)
         print(f"\n== {'with the attacker' if attack else 'no attacker'} ==")
         status |= report(runs, seconds, memory, server_log, args)
+        budget = parse_bytes(args.max_disk)
+        rss = f"{memory.marked or 0:.0f} -> {memory.end:.0f} MiB"
+        print(f"server RSS after the first 10 runs -> after the soak: {rss}; file folder at most "
+              f"{disk.peak / 1e6:.1f} MB of {budget / 1e6:.0f} MB ({disk.samples} samples)")  # fmt: skip
+        status |= disk.peak > budget
         waits[attack] = (statistics.median(r[1] for r in runs), statistics.median(r[2] for r in runs))
         if attack:
             print("attacker:", ", ".join(f"{k}: {v}" for k, v in sorted(tally.items())))

@@ -626,24 +626,27 @@ def _answer_status(sock) -> int:
 
 def test_attack_5_a_chunked_upload_is_counted_as_it_streams(served, files):
     """The size check read only Content-Length: chunked uploads of 20 MB each were held in a 20 MB
-    cache. Now every byte is charged to bob's share (500 kB here) as it arrives."""
+    cache. Now every byte is charged to bob's share (500 kB here) as it arrives, and what a refused
+    upload leaves stays charged until it is swept, also while another upload is in flight (alice's,
+    held open here, so the sweep of an idle moment never comes)."""
     url, cache = served
-    _, bob, _, _, _ = files
+    alice, bob, _, _, _ = files
     data = np.random.default_rng(9).bytes(2_000_000)
-    sock, head, tail = _upload_socket(url, bob, "big.png", data, chunked=True)
-    try:
-        for part in (head, *(data[k : k + 65536] for k in range(0, len(data), 65536)), tail):
-            sock.sendall(f"{len(part):x}\r\n".encode() + part + b"\r\n")
-            assert _kept_bytes(cache) <= MAX_DISK
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # refused and closed mid-way
-    try:
-        sock.sendall(b"0\r\n\r\n")
-    except OSError:
-        pass
-    assert _answer_status(sock) == 413
-    sock.close()
-    assert _kept_bytes(cache) <= MAX_DISK
+    held_open, head, _ = _upload_socket(url, alice, "slow.png", data[:100_000])  # within her share
+    held_open.sendall(head + data[:1000])
+    for _ in range(3):
+        sock, head, tail = _upload_socket(url, bob, "big.png", data, chunked=True)
+        try:
+            for part in (head, *(data[k : k + 65536] for k in range(0, len(data), 65536)), tail):
+                sock.sendall(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                assert _kept_bytes(cache) <= MAX_DISK
+            sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused and closed mid-way
+        assert _answer_status(sock) == 413
+        sock.close()
+        assert _kept_bytes(cache) <= MAX_DISK
+    held_open.close()
 
 
 def test_attack_5_an_upload_in_flight_is_its_users_and_an_aborted_one_leaves_nothing(served, files, tmp_path):

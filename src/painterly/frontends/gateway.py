@@ -223,12 +223,13 @@ class Gateway:
             except Exception as exc:  # Gradio failed on a malformed upload (e.g. an empty file name)
                 log.warning("upload refused: %s: %s", type(exc).__name__, exc)
                 raise Refused(400, "Malformed upload") from None
-        status = held[0]["status"] if held and held[0]["type"] == "http.response.start" else 0
-        if status >= 500:
-            raise Refused(400, "Malformed upload")
-        if status == 200:
-            saved = _json_of(held)
+            status = held[0]["status"] if held and held[0]["type"] == "http.response.start" else 0
+            if status >= 500:
+                raise Refused(400, "Malformed upload")
+            saved = _json_of(held) if status == 200 else None
             saved = [str(p) for p in saved] if isinstance(saved, list) else []
+            upload.settle(saved)
+        if saved:
             refusal = await asyncio.to_thread(self.studio.uploaded, user, saved)
             if refusal:
                 raise Refused(413, refusal)
