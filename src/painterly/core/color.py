@@ -30,6 +30,23 @@ def match_histogram(style: Image.Image, content: Image.Image) -> Image.Image:
     return _image(exposure.match_histograms(_array(style), _array(content), channel_axis=-1))
 
 
+PALETTE_PIXELS = 256 * 256  # of the artworks, sampled for their palette
+
+
+def palette(photo: Image.Image, styles: list[Image.Image], weights: list[float] | None = None) -> Image.Image:
+    """`photo` in the artworks' palette: each RGB channel's histogram matched to the styles' pixels
+    (several styles in proportion to their blend `weights`, default equal). The start image of
+    `--init palette`: the photo's shapes in the artwork's colours from the first iteration."""
+    weights = weights or [1.0] * len(styles)
+    pixels = []
+    for style, weight in zip(styles, weights):
+        w, h = style.size
+        scale = min(1.0, (PALETTE_PIXELS * weight / sum(weights) / (w * h)) ** 0.5)
+        sample = style.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
+        pixels.append(_array(sample).reshape(-1, 1, 3))
+    return _image(exposure.match_histograms(_array(photo), np.concatenate(pixels), channel_axis=-1))
+
+
 def luminance(image: Image.Image) -> Image.Image:
     """The image's CIELAB lightness as a gray RGB image."""
     lightness = color.rgb2lab(_array(image))[..., 0] / 100.0

@@ -26,7 +26,7 @@ __all__ = ["SERVER", "SPECS", "Control", "Options", "Spec", "coerce_changes"]
 CONTENT_LAYERS: tuple[str, ...] = ("conv4_2",)
 STYLE_LAYERS: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 
-INITS = ("noise", "content", "style")
+INITS = ("palette", "noise", "content", "style")
 COLOR_METHODS = ("none", "luminance", "histogram")
 POOLINGS = ("avg", "max")
 NETWORKS = ("normalized", "plain")

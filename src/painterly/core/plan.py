@@ -161,6 +161,10 @@ def make_plan(inputs: Inputs, options: Options) -> Plan:
     the scales. Raises ResourceError / InputImageError with one line."""
     opts = options.validate()
     notes = []
+    if opts.init == "palette" and (opts.preserve_colors != "none" or inputs.masks):
+        opts = opts.replace(init="content")  # the artwork's palette would undo the kept colours, or mix regions
+        why = "the photo's colours are kept" if opts.preserve_colors != "none" else "each style paints its own region"
+        notes.append(f"starts from the photo in its own colours, not the artwork's palette: {why}")
     w, h = inputs.content.size
     if opts.size == 0:
         opts = opts.replace(size=max(w, h))

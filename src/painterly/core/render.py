@@ -47,7 +47,9 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
             resume = None
         else:
             if x is None:
-                x = initial_image(opts.init, content, styles, inputs.init, scale.size, opts.seed).to(device)
+                x = initial_image(
+                    opts.init, content, styles, inputs.init, scale.size, opts.seed, opts.style_blend_weights
+                ).to(device)
             else:  # coarse-to-fine: the previous scale's result, upsampled, starts this one
                 x = upsample(x, scale.size)
             if opts.balance_layers:
@@ -112,13 +114,18 @@ def initial_image(
     init_image: Image.Image | None,
     size: tuple[int, int],
     seed: int,
+    blend: tuple[float, ...] | None = None,
 ) -> torch.Tensor:
-    """The starting image [1,3,H,W] of `size` (W, H): white noise (seeded), the content, the
-    first style, or `init_image` (an image file the user named)."""
+    """The starting image [1,3,H,W] of `size` (W, H): white noise (seeded), the content in the
+    styles' palette (blended by `blend`), the content, the first style, or `init_image` (an image
+    file the user named)."""
     w, h = size
     if init == "noise":
         generator = torch.Generator().manual_seed(seed)
         return (0.5 + 0.15 * torch.randn(1, 3, h, w, generator=generator)).clamp(0, 1)
+    if init == "palette":
+        small = content.resize(size, images.RESAMPLE)
+        return images.to_tensor(color.palette(small, styles, list(blend) if blend else None))
     source = {"content": content, "style": styles[0]}.get(init, init_image)
     return images.to_tensor(source.resize(size, images.RESAMPLE))
 

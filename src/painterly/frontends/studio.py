@@ -119,12 +119,15 @@ class Studio:
         user of `request` (a run's) when all keep too much; the bytes kept, as `trim` returns them."""
         return self.make_room(user_of(request) if request is not None else None)
 
-    def make_room(self, user: str | None, keep: frozenset[str] = frozenset()) -> dict[str | None, int]:
-        """Trim the cache so that what is kept plus what uploads in flight hold fits the budget and
-        each user's share, `user`'s own oldest files first (files in `keep` stay)."""
+    def make_room(self, user: str | None, keep: frozenset[str] = frozenset(), more: int = 0) -> dict[str | None, int]:
+        """Trim the cache so that what is kept plus what uploads in flight hold, and `more` bytes
+        `user` is about to add, fit the budget and each user's share, `user`'s own oldest files
+        first (files in `keep` stay)."""
         with self._trim_lock:
             _sweep(cache_folder(), time.time() - STALE)  # what aborted uploads left, unwritten since
             held = self.uploads.held()
+            if user is not None and more:
+                held[user] = held.get(user, 0) + more
             kept = trim(
                 cache_folder(),
                 self.max_disk - sum(held.values()),
@@ -219,11 +222,12 @@ class Uploads:
         with self._lock:
             self._leftovers = [left for left in self._leftovers if left[3] >= before]
 
-    def fits(self, user: str) -> bool:
+    def fits(self, user: str, more: int) -> bool:
+        """Whether `more` bytes of `user` fit their share and the server's budget now."""
         held = self.held()
         with self._lock:
-            mine = self.kept.get(user, 0) + held.get(user, 0)
-            return mine <= self.studio.max_disk_per_user and self.kept[None] + sum(held.values()) <= (
+            mine = self.kept.get(user, 0) + held.get(user, 0) + more
+            return mine <= self.studio.max_disk_per_user and self.kept[None] + sum(held.values()) + more <= (
                 self.studio.max_disk
             )
 
@@ -239,17 +243,20 @@ class _Upload:
         self.uploads, self.user, self.size, self.settled = uploads, user, 0, 0
 
     async def charge(self, size: int) -> str | None:
-        """Charge `size` more bytes: None, or why the upload cannot go on (it no longer fits even
-        after its user's own oldest files made room)."""
+        """Charge `size` more bytes: None, or why the upload cannot go on (they do not fit even after
+        its user's own oldest files made room; then they are not charged, nor passed on to be written,
+        so what a user holds never exceeds their share)."""
+        if not self.uploads.fits(self.user, size):
+            await asyncio.to_thread(self.uploads.studio.make_room, self.user, more=size)
+            if not self.uploads.fits(self.user, size):
+                return self._refusal(size)
         self.size += size
         self.uploads.add(self.user, size)
-        if self.uploads.fits(self.user):
-            return None
-        await asyncio.to_thread(self.uploads.studio.make_room, self.user)
-        if self.uploads.fits(self.user):
-            return None
-        if self.size > self.uploads.studio.max_disk_per_user:
-            return self.uploads.studio.too_big(self.size)
+        return None
+
+    def _refusal(self, size: int) -> str:
+        if self.size + size > self.uploads.studio.max_disk_per_user:
+            return self.uploads.studio.too_big(self.size + size)
         return "Upload refused: this server's disk budget is taken by other users' files now; try again later."
 
     def settle(self, paths: list[str]) -> None:
