@@ -78,7 +78,7 @@ def options_of(config: str, content: str, style: str, folder: Path) -> dict:
         return {}
     kind, first, iterations = config.split("/")
     init = start_image(kind, content, style, folder)
-    return {"min_scale": int(first), "iterations": int(iterations), **({"init": init} if init else {})}
+    return {"min_scale": int(first), "iterations": int(iterations), "init": init or "noise"}
 
 
 def main() -> None:

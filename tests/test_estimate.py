@@ -57,7 +57,7 @@ def test_a_time_budget_plans_fewer_iterations_so_every_scale_gets_its_steps(slow
     slow machine the top scale got 3 iterations after an upsample and the photo was lost."""
     full = speed.plan_seconds(api.plan(*pictures, size=512), SLOW)
     decided = api.plan(*pictures, size=512, time_budget=0.7 * full)
-    assert decided.size == (512, 384) and decided.options.iterations < 220
+    assert decided.size == (512, 384) and decided.options.iterations < Options().iterations
     assert speed.plan_seconds(decided, SLOW) <= 0.7 * full
     assert all(s.iterations >= MIN_ITERATIONS for s in decided.scales[1:])
     assert any("time budget" in note and "iterations" in note for note in decided.notes)
@@ -67,12 +67,14 @@ def test_a_budget_spends_its_time_at_the_fine_scales_from_the_photo(slow_machine
     """Cut short, the whole ladder from 128 px left the top scale too few steps (tubingen at half the
     default's time: content_rel 1.19, style_rel 0.28); the last four rungs from the photo reach
     1.10 / 0.25 in the same time (bench figures in speed._budget_candidates)."""
-    full = speed.plan_seconds(api.plan(*pictures, size=512), SLOW)
-    decided = api.plan(*pictures, size=512, time_budget=full / 2)
+    full = speed.plan_seconds(api.plan(*pictures, size=512, init="noise", min_scale=128), SLOW)
+    decided = api.plan(*pictures, size=512, time_budget=full / 2, init="noise", min_scale=128)
     assert [s.side for s in decided.scales] == [181, 256, 362, 512] and decided.options.init == "content"
     assert decided.options.min_scale == 181 and speed.plan_seconds(decided, SLOW) <= full / 2
     assert any("on 181 -> 256 -> 362 -> 512 px, starting from the photo" in note for note in decided.notes)
     assert api.plan(*pictures, size=512, time_budget=full / 2, init="style").options.init == "style"
+    default = api.plan(*pictures, size=512, time_budget=full / 4)  # the default starts in the artwork's palette
+    assert default.options.init == "palette" and [s.side for s in default.scales] == [181, 256, 362, 512]
 
 
 def test_a_budget_too_small_for_the_size_renders_smaller_and_says_so(slow_machine, pictures):
@@ -123,11 +125,11 @@ def test_a_size_too_large_even_in_tiles_says_why_and_what_would_fit(tmp_path, pi
 def test_a_budget_for_few_iterations_starts_from_the_photo(slow_machine, pictures):
     """From noise the photo needs about 100 iterations to form: a budget that allows fewer starts
     from the photo instead, and says so (the old budget gave noise with a tower gone)."""
-    full = speed.plan_seconds(api.plan(*pictures, size=512), SLOW)
-    decided = api.plan(*pictures, size=512, time_budget=full / 6)
+    full = speed.plan_seconds(api.plan(*pictures, size=512, init="noise", iterations=220), SLOW)
+    decided = api.plan(*pictures, size=512, time_budget=full / 6, init="noise", iterations=220)
     assert decided.options.iterations < 100 and decided.options.init == "content"
     assert any("starting from the photo" in note for note in decided.notes)
-    assert api.plan(*pictures, size=512, time_budget=10 * full).options.init == "noise"
+    assert api.plan(*pictures, size=512, time_budget=10 * full, init="noise").options.init == "noise"
 
 
 def test_a_style_much_smaller_than_the_output_gets_a_hint(tmp_path):

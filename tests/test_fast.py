@@ -214,3 +214,36 @@ def test_a_print_keeps_the_balance_of_2048_px():
     assert weights(2896) == pytest.approx((2.0 * (2048 / 2896) ** 2, 8.0 * (2048 / 2896) ** 2))
     opts = opts.replace(print_balance=False)  # the paper's plain weights (--preset paper)
     assert weights(4096) == pytest.approx((2.0, 8.0))
+
+
+def test_the_palette_start_is_the_photos_shapes_in_the_artworks_colours():
+    """The default start: each channel of the photo takes the artwork's histogram, its layout stays."""
+    import numpy as np
+    from PIL import Image
+
+    from painterly.core import color, render
+
+    grain = np.random.default_rng(0).normal(0, 4, (72, 96, 3))  # a photo's sensor noise: few exact ties
+    photo = Image.fromarray(np.clip(np.asarray(photo_like(96, 72), np.float64) + grain, 0, 255).astype(np.uint8))
+    art = artwork_like(96, 96)
+    start = render.initial_image("palette", photo, [art], None, (96, 72), 0)
+    pixels = start[0].permute(1, 2, 0).reshape(-1, 3).numpy()
+    theirs = np.asarray(art, np.float32).reshape(-1, 3) / 255
+    for c in range(3):  # the artwork's colours, not the photo's
+        assert abs(pixels[:, c].mean() - theirs[:, c].mean()) < 0.02
+    ranks = np.asarray(photo.convert("L"), np.float32).ravel().argsort().argsort()
+    luma = (pixels @ np.array([0.3, 0.59, 0.11])).argsort().argsort()
+    assert np.corrcoef(ranks, luma)[0, 1] > 0.5  # the photo's light and dark places stay where they were
+    blended = color.palette(photo, [art, photo_like(64, 48)], [1.0, 0.0])  # a zero-weight style adds nothing
+    assert np.abs(np.asarray(blended, np.float32) - np.asarray(color.palette(photo, [art]), np.float32)).mean() < 6
+
+
+def test_the_palette_start_gives_way_where_it_would_fight_the_users_choice():
+    from painterly.core.plan import load_inputs, make_plan
+
+    photo, art = photo_like(96, 72), artwork_like(96, 96)
+    kept = make_plan(load_inputs(photo, [art], painterly.Options(size=96, preserve_colors="luminance")),
+                     painterly.Options(size=96, preserve_colors="luminance", init="palette"))  # fmt: skip
+    assert kept.options.init == "content" and any("own colours" in n for n in kept.notes)
+    plain = make_plan(load_inputs(photo, [art], painterly.Options(size=96)), painterly.Options(size=96, init="palette"))
+    assert plain.options.init == "palette" and not plain.notes

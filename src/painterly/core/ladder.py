@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 
 MULTISCALE_FROM = 256  # px: outputs this large and larger are rendered coarse-to-fine by default
-MIN_SCALE = 128  # px: the smallest scale of a coarse-to-fine run
+MIN_SCALE = 128  # px: the smallest scale of a coarse-to-fine run from noise (the classic preset)
+FIRST_SCALE = 181  # px: the default's first scale; from the palette start the picture forms there
 LADDER = math.sqrt(2)  # each scale's side over the one before: twice the pixels
 # px: above this (print sizes) each rung is twice the side of the one below (4x the pixels). The finest
 # scale redraws the brush texture at its resolution after an upsample and needs about as many iterations

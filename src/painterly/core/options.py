@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ..errors import OptionsError
 from .declare import RUNS, SCORED, SERVER, STILLS, Control, Spec, option
-from .ladder import LADDER, MIN_SCALE, MULTISCALE_FROM, PRINT_DETAIL, sides
+from .ladder import FIRST_SCALE, LADDER, MULTISCALE_FROM, PRINT_DETAIL, sides
 from .layers import LAYER_NAMES
 from .resources import TILE_HALO
 
@@ -60,18 +60,19 @@ class Options:
         web=Control("Size (long side, px)", minimum=64, maximum=1024, step=16, value=256),
     )  # fmt: skip
     iterations: int = option(
-        220, "int", "optimiser iterations, summed over all scales", OPTIMISATION, metavar="N",
+        100, "int", "optimiser iterations, summed over all scales", OPTIMISATION, metavar="N",
         web=Control("Iterations", minimum=0, maximum=2000, step=1),
     )  # fmt: skip
     multiscale: bool = option(
-        True, "bool", f"coarse-to-fine from {MULTISCALE_FROM} px: start at --min-scale ({MIN_SCALE}) px, each scale "
+        True, "bool", f"coarse-to-fine from {MULTISCALE_FROM} px: start at --min-scale ({FIRST_SCALE}) px, each scale "
         f"{LADDER:.3g}x the side of the one before ({LADDER**2:g}x the pixels; above {PRINT_DETAIL} px 2x the side) "
-        f"up to --size ({' -> '.join(map(str, sides(512)))} px at 512), most iterations at low resolution; "
+        f"up to --size ({' -> '.join(map(str, sides(512, FIRST_SCALE)))} px at 512), most iterations at low "
+        "resolution; "
         "--no-multiscale for the paper's single scale", OPTIMISATION,
         web=Control(f"Coarse-to-fine from {MULTISCALE_FROM} px", advanced=True),
     )  # fmt: skip
     min_scale: int = option(
-        MIN_SCALE, "int", "the coarsest scale of a coarse-to-fine run (a time budget starts higher, from the photo)",
+        FIRST_SCALE, "int", "the coarsest scale of a coarse-to-fine run (the classic preset: 128 from noise)",
         OPTIMISATION, metavar="PX", web=Control("Coarsest scale (px)", advanced=True, minimum=16, step=16),
     )  # fmt: skip
     time_budget: float | None = option(
@@ -137,8 +138,9 @@ class Options:
         "to the photo first", LOSS, choices=COLOR_METHODS, web=Control("Preserve colours"), reads=RUNS,
     )  # fmt: skip
     init: str = option(
-        "noise", "str", "start from noise, content, style or an image file", OPTIMISATION,
-        metavar="noise|content|style|FILE",
+        "palette", "str", "start from the photo in the artwork's palette (its RGB histograms matched to the "
+        "artwork's), white noise (the paper; the artwork moves the composition more), the photo, the style or "
+        "an image file", OPTIMISATION, metavar="palette|noise|content|style|FILE",
         web=Control("Start from", advanced=True, choices=INITS),  # never a path: the server's files stay private
     )  # fmt: skip
     seed: int = option(0, "int", "noise seed", OPTIMISATION, metavar="N", web=Control("Seed", minimum=0))

@@ -219,7 +219,8 @@ def _budget_candidates(opts: Options) -> Iterator[Options]:
     181 -> 512, 50: 1.10 / 0.25 and 0.62 / 0.28; 256 -> 512, 33: 1.01 / 0.23 and 0.52 / 0.33 (a photo
     with a few waves); 362 -> 512, 19: 0.93 / 0.22 and 0.46 / 0.38 (the photo). A strong style needs
     the coarse rungs to take hold, a detailed photo the fine ones to stay sharp: four rungs are the
-    compromise (the default, 220 iterations from noise: 1.00 / 0.16 and 0.61 / 0.22)."""
+    compromise (the classic preset, 220 iterations from noise: 1.00 / 0.16 and 0.61 / 0.22). The
+    default's palette start is a start from the photo already, in the artwork's colours: it stays."""
     init = "content" if opts.init == "noise" else opts.init
     for side in reversed(sides(opts.size, MULTISCALE_FROM)):  # the size, then smaller rungs
         rungs = sides(side)[-BUDGET_RUNGS:]
