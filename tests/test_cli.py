@@ -163,7 +163,7 @@ def test_ctrl_c_at_a_coarse_scale_saves_the_size_asked_for_and_resume_continues_
     content, style, out = tmp_path / "photo.png", tmp_path / "art.png", tmp_path / "out.png"
     photo_like(320, 80).save(content)  # wide: a 256 px run of few pixels
     artwork_like(256, 64).save(style)
-    args = [str(content), str(style), "-o", str(out), "--size", "256", "--iterations", "12", "-q"]
+    args = [str(content), str(style), "-o", str(out), "--size", "256", "--iterations", "12", "--min-scale", "128", "-q"]
     sides = [side for side, _ in schedule(render.flags.options_from(render.parser().parse_args(args)), 4)]
     assert sides[0] == 128 and sides[-1] == 256  # coarse to fine: Ctrl-C at iteration 2 is at 128 px
     save_intermediate = render.Controller._save_intermediate

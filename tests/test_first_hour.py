@@ -75,7 +75,7 @@ def test_too_few_iterations_and_swapped_inputs_get_a_hint(tmp_path, capsys):
     photo_like().save(photo)
     artwork_like().save(art)
     out = tmp_path / "o.png"
-    assert main([str(art), str(photo), "-o", str(out), "--size", "48", "--iterations", "20"]) == 0
+    assert main([str(art), str(photo), "-o", str(out), "--size", "48", "--iterations", "20", "--init", "noise"]) == 0
     err = capsys.readouterr().err
     assert "20 iterations from noise are few" in err
     assert "starry_night.png looks like the artwork and holiday-photo.png like the photograph" in err

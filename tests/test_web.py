@@ -384,7 +384,7 @@ def test_every_preview_has_the_size_asked_for_so_a_cancel_keeps_it(tmp_path):
     photo, art = tmp_path / "photo.png", tmp_path / "art.png"
     photo_like(128, 96).save(photo)
     artwork_like().save(art)
-    decided = api.plan(str(photo), str(art), size=256, iterations=8)
+    decided = api.plan(str(photo), str(art), size=256, iterations=8, min_scale=128)
     assert len(decided.scales) > 1
     made = [images.read_metadata(path) | {"size": Image.open(path).size} for path, _ in web.stylize_stream(
         decided, tmp_path, preview_every=1)]  # fmt: skip

@@ -40,6 +40,8 @@ def palette(photo: Image.Image, styles: list[Image.Image], weights: list[float] 
     weights = weights or [1.0] * len(styles)
     pixels = []
     for style, weight in zip(styles, weights):
+        if weight <= 0:
+            continue
         w, h = style.size
         scale = min(1.0, (PALETTE_PIXELS * weight / sum(weights) / (w * h)) ** 0.5)
         sample = style.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)

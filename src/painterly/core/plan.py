@@ -19,6 +19,7 @@ from .options import INITS, Options
 from .sizes import MIN_SIDE, output_size, style_side
 
 MIN_ITERATIONS = 4  # per scale, when the budget allows
+PRINT_ITERATIONS = 9  # per scale above FULL_DETAIL px, taken from the first scale while it keeps the most
 TILES = (1024, 768, 512, 384, 256)  # px: tile sizes the memory guard tries before refusing, fastest first
 # Iterations per scale fall as side^-1.5: measured on tubingen + starry_night at 512 px against halving
 # per step (side^-2: too few at the fine scales, nst_eval total 6.4e10) and 150/60/40/20/12 (the same
@@ -239,6 +240,10 @@ def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
         for k in range(1, len(sides)):
             counts[0] -= max(0, MIN_ITERATIONS - counts[k])
             counts[k] = max(counts[k], MIN_ITERATIONS)
+    for k in range(1, len(sides)):  # print sizes: the finest scales keep the steps that redraw their texture
+        need = PRINT_ITERATIONS - counts[k] if sides[k] > FULL_DETAIL else 0
+        if need > 0 and counts[0] - need >= counts[1]:
+            counts[0], counts[k] = counts[0] - need, PRINT_ITERATIONS
     if counts[-1] == 0 and options.iterations > 0:
         counts[0], counts[-1] = counts[0] - 1, 1  # the output's own scale always gets a step
     return [(side, n) for side, n in zip(sides, counts) if n > 0 or side == size]

@@ -10,6 +10,7 @@ checkpoint that `render(plan, resume=...)` continues exactly.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
     work = [s.iterations * s.side**2 for s in plan.scales]
     deadline = time.monotonic() + opts.time_budget if opts.time_budget else None
     done, inverse_curvature = 0, 0.0  # the last scale's L-BFGS step scale per pixel
+    start = functools.partial(initial_image, opts.init, content, styles, inputs.init, seed=opts.seed)
     x = step = None
     for k, scale in enumerate(plan.scales):
         if resume is not None and k < resume["scale_index"]:
@@ -47,9 +49,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
             resume = None
         else:
             if x is None:
-                x = initial_image(
-                    opts.init, content, styles, inputs.init, scale.size, opts.seed, opts.style_blend_weights
-                ).to(device)
+                x = start(scale.size, blend=opts.style_blend_weights).to(device)
             else:  # coarse-to-fine: the previous scale's result, upsampled, starts this one
                 x = upsample(x, scale.size)
             if opts.balance_layers:

@@ -20,7 +20,8 @@ from .. import signin
 from .. import users as webusers
 from . import flags, render
 
-REPRODUCE_DEFAULTS = Options(size=256, iterations=100)  # per render: Figs. 3-7 at 256 px in ~3 min on 2 cores
+# per render: Figs. 3-7 at 256 px in ~3 min on 2 cores, from white noise at 128 px as the paper (and Fig. 6) starts
+REPRODUCE_DEFAULTS = Options(size=256, iterations=100, init="noise", min_scale=128)
 
 
 SCORE_PAPER = with_preset("paper")  # the paper's objective, not the render defaults
