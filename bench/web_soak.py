@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from painterly.core.resources import parse_bytes  # noqa: E402
-from webserver import check_png, free_port, start_server, stop_server, wait_ready  # noqa: E402
+from webserver import check_png, folder_bytes, free_port, rss_mib, start_server, stop_server, wait_ready  # noqa: E402
 
 
 class Memory(threading.Thread):
@@ -44,8 +44,7 @@ class Memory(threading.Thread):
     def run(self) -> None:
         while self.running:
             try:
-                with open(f"/proc/{self.pid}/status") as f:
-                    self.now = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+                self.now = rss_mib(self.pid)
                 self.peak = max(self.peak, self.now)
             except (OSError, StopIteration):
                 pass
@@ -173,11 +172,7 @@ class Disk(threading.Thread):
 
     def run(self) -> None:
         while self.running:
-            try:
-                size = sum(f.stat().st_size for f in self.folder.rglob("*") if f.is_file())
-                self.peak, self.samples = max(self.peak, size), self.samples + 1
-            except OSError:  # a file deleted while counted: count again
-                continue
+            self.peak, self.samples = max(self.peak, folder_bytes(self.folder)), self.samples + 1
             time.sleep(1.0)
 
 

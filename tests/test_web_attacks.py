@@ -417,7 +417,7 @@ def test_one_user_cannot_fill_the_disk_or_evict_anothers_files(served, files, tm
         noise = tmp_path / f"noise{k}.png"
         Image.fromarray(rng.integers(0, 256, (370, 370, 3), dtype=np.uint8)).save(noise)  # ~400 kB
         last = bob.upload(noise)
-    kept = sum(f.stat().st_size for f in cache.rglob("*") if f.is_file())
+    kept = webserver.folder_bytes(cache)
     assert kept <= MAX_DISK
     assert bob.get("/gradio_api/file=" + last)[0] == 200
     too_big = tmp_path / "too-big.png"
@@ -508,13 +508,7 @@ def _cookie(user: User) -> tuple[str, str]:
 
 
 def _kept_bytes(cache) -> int:
-    """Bytes in the server's file folder now (files deleted while counted count 0)."""
-    for _ in range(10):
-        try:
-            return sum(f.stat().st_size for f in cache.rglob("*") if f.is_file())
-        except OSError:  # a file or folder deleted while counted: count again
-            continue
-    raise RuntimeError(f"{cache} keeps changing")
+    return webserver.folder_bytes(cache)
 
 
 def _noise_png(path, side: int, seed: int = 0):

@@ -111,6 +111,16 @@ def signed_in_server(folder: Path, people: dict[str, str], *args: str):
         print((folder / "server.log").read_text()[-3000:])
 
 
+def folder_bytes(folder: Path) -> int:
+    """Bytes in the files under `folder` now; counted again when a file goes while it is counted."""
+    for _ in range(10):
+        try:
+            return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        except OSError:
+            continue
+    raise RuntimeError(f"{folder} keeps changing")
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory (VmRSS) of a live process now, MiB."""
     with open(f"/proc/{pid}/status") as f:

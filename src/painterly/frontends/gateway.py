@@ -33,9 +33,8 @@ from starlette.requests import Request
 
 from . import routes, signin
 from .asgi import Answer, Meter, Refused, answer, call, keep_headers, replay
-from .studio import Studio, owned_path
+from .studio import ANYONE, Studio, owned_path
 
-ANYONE = ""  # the one user of a server without sign-in
 SESSIONS_PER_USER = 1000  # session hashes (and /call/ events) remembered per user, the oldest dropped
 SESSION_HASH = re.compile(routes.SESSION_HASH)
 TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")  # Gradio's tokens: secrets.token_urlsafe

@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from .uploads import STALE, Uploads, cache_folder, sweep
+from .uploads import BUDGET_TAKEN, STALE, Uploads, cache_folder, sweep
 
 ANYONE = ""  # the one user of a server without sign-in
 JOIN_SECONDS = 15.0  # how long a place reserved at joining the queue waits for its run to start
@@ -157,7 +157,7 @@ class Studio:
                 _remove(Path(path))
         if size > self.max_disk_per_user:
             return self.too_big(size)
-        return "Upload refused: this server's disk budget is taken by other users' files now; try again later."
+        return BUDGET_TAKEN
 
     def too_big(self, size: float) -> str:
         """The refusal of an upload of `size` bytes, more than one user's share."""

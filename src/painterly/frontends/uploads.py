@@ -13,6 +13,7 @@ from pathlib import Path
 
 STALE = 40.0  # s: a temporary file unwritten this long is an ended upload's (a live one writes every 20 s)
 LEFTOVER_SECONDS = STALE + 20.0  # s an ended upload's leftover bytes stay charged: swept by then
+BUDGET_TAKEN = "Upload refused: this server's disk budget is taken by other users' files now; try again later."
 
 
 class Uploads:
@@ -106,7 +107,7 @@ class _Upload:
     def _refusal(self, size: int) -> str:
         if self.size + size > self.uploads.studio.max_disk_per_user:
             return self.uploads.studio.too_big(self.size + size)
-        return "Upload refused: this server's disk budget is taken by other users' files now; try again later."
+        return BUDGET_TAKEN
 
     def settle(self, paths: list[str]) -> None:
         """The upload is done and saved `paths`: their bytes are kept files now, the rest of what it
