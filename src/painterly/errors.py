@@ -23,6 +23,8 @@ class OptionsError(PainterlyError):
 class ResourceError(PainterlyError):
     """A needed resource (weights file, device, memory) is unavailable."""
 
+    size: int | None = None  # a long side (px) that would fit, when the refusal suggests one
+
 
 class CheckpointError(PainterlyError):
     """A checkpoint to resume from is missing, unreadable, or made with other settings."""

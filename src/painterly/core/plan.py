@@ -125,9 +125,17 @@ class Plan:
             left -= n
         return done
 
+    def names(self) -> str:
+        """Which file is the photo and which the artwork: 'photo a.jpg (400x300), artwork b.jpg (300x300)'."""
+        named = [
+            f"{Path(n).name} ({im.width}x{im.height})" for n, im in zip(self.inputs.style_names, self.inputs.styles)
+        ]
+        photo = f"{Path(self.inputs.content_name).name} ({self.inputs.content.width}x{self.inputs.content.height})"
+        return f"photo {photo}, artwork{'s' if len(named) > 1 else ''} {', '.join(named)}"
+
     def describe(self) -> list[str]:
         """The plan for people: one line per scale (px, iterations, whole image or tiles, memory), then the totals."""
-        lines = []
+        lines = [self.names()]
         for s in self.scales:
             w, h = s.size
             where = f"{len(tiling.layout(h, w, s.tile))} tiles of {s.tile} px" if s.tile else "whole image"
@@ -160,12 +168,8 @@ def make_plan(inputs: Inputs, options: Options) -> Plan:
     """Decide the run: resolve `size` 0 to the content's own size, refuse (or with `auto_size`
     shrink) what does not fit in memory, refuse images too narrow for the network, and lay out
     the scales. Raises ResourceError / InputImageError with one line."""
-    opts = options.validate()
-    notes = []
-    if opts.init == "palette" and (opts.preserve_colors != "none" or inputs.masks):
-        opts = opts.replace(init="content")  # the artwork's palette would undo the kept colours, or mix regions
-        why = "the photo's colours are kept" if opts.preserve_colors != "none" else "each style paints its own region"
-        notes.append(f"starts from the photo in its own colours, not the artwork's palette: {why}")
+    opts, start = start_for(options.validate(), masks=bool(inputs.masks))
+    notes = [start] if start else []
     w, h = inputs.content.size
     if opts.size == 0:
         opts = opts.replace(size=max(w, h))
@@ -273,19 +277,32 @@ ART_WORDS = ("style", "artwork", "painting", "starry", "scream", "gogh", "monet"
 PHOTO_WORDS = ("photo", "content", "img_", "dsc", "pxl_", "camera")
 
 
-def few_iterations_hint(opts: Options) -> str | None:
-    """The hint for a run started from noise with too few iterations for the photo to form, else None."""
-    if 0 < opts.iterations < FEW_ITERATIONS and opts.init == "noise":
-        return (
-            f"{opts.iterations} iterations from noise are few: the photo only shows after about {FEW_ITERATIONS} "
-            f"(the default {Options().iterations} gives a finished picture at any size)"
+def start_for(opts: Options, masks: bool = False) -> tuple[Options, str | None]:
+    """`opts` with the start image the run can use, and a note when it is not the one asked for:
+    fewer than FEW_ITERATIONS from noise start from the photo in the artwork's palette (from noise
+    the photo has not formed yet: a picture of pure texture); the palette start becomes the photo in
+    its own colours where colours are kept or masks give each style its region."""
+    asked, few = opts.init, 0 < opts.iterations < FEW_ITERATIONS and opts.init == "noise"
+    if few:
+        opts = opts.replace(init="palette")
+    why = ""
+    if opts.init == "palette" and (opts.preserve_colors != "none" or masks):
+        opts = opts.replace(init="content")  # the artwork's palette would undo the kept colours, or mix regions
+        why = "the photo's colours are kept" if opts.preserve_colors != "none" else "each style paints its own region"
+    if few:
+        start = "the photo in the artwork's palette" if not why else f"the photo in its own colours ({why})"
+        return opts, (
+            f"{opts.iterations} iterations from noise are few (the photo only shows after about {FEW_ITERATIONS}): "
+            f"they start from {start}; --iterations {FEW_ITERATIONS} or more starts from noise"
         )
-    return None
+    if why and asked == "palette":
+        return opts, f"starts from the photo in its own colours, not the artwork's palette: {why}"
+    return opts, None
 
 
 def _advice(inputs: Inputs, opts: Options) -> list[str]:
     """One-line hints about a run that will probably not give the picture the user wants."""
-    notes = [hint for hint in (few_iterations_hint(opts),) if hint]
+    notes = []
     size = output_size(inputs.content, opts.size)
     for name, image in zip(inputs.style_names, inputs.styles):
         side, own = style_side(size, opts), max(image.size)
@@ -295,17 +312,26 @@ def _advice(inputs: Inputs, opts: Options) -> list[str]:
                 f"{max(size)} px output: its finest texture is its own pixels' (a larger scan of the artwork gives "
                 "finer detail at 100%)"
             )
-    content, style = Path(inputs.content_name).stem.lower(), Path(inputs.style_names[0]).stem.lower()
+    swapped = _swapped(inputs)
+    return [*notes, swapped] if swapped else notes
+
+
+def _swapped(inputs: Inputs) -> str | None:
+    """A hint when the photo and the artwork look swapped: the second image was taken with a camera
+    (EXIF) and the first was not, or their names say so."""
+    photo, art = Path(inputs.content_name).name, Path(inputs.style_names[0]).name
+    comes_first = f"the photograph comes first (painterly PHOTO ARTWORK -o OUT): was {photo} meant as the artwork?"
+    cameras = inputs.content.info.get("camera"), inputs.styles[0].info.get("camera")
+    if cameras[1] and not cameras[0]:
+        return f"{art} was taken with a camera ({cameras[1]}) and {photo} was not: {comes_first}"
+    content, style = Path(photo).stem.lower(), Path(art).stem.lower()
     if (
         any(w in content for w in ART_WORDS)
         and not any(w in style for w in ART_WORDS)
         or (any(w in style for w in PHOTO_WORDS) and not any(w in content for w in PHOTO_WORDS))
     ):
-        notes.append(
-            f"{Path(inputs.content_name).name} looks like the artwork and {Path(inputs.style_names[0]).name} like "
-            "the photograph; the photograph comes first (painterly CONTENT STYLE -o OUT)"
-        )
-    return notes
+        return f"{photo} looks like the artwork and {art} like the photograph: {comes_first}"
+    return None
 
 
 def _bf16(opts: Options) -> bool:
@@ -337,11 +363,16 @@ def _fit_memory(opts: Options, size: tuple[int, int]) -> Options:
     if opts.auto_size:
         return opts.replace(size=fits)
     need = resources.estimate(size[0], size[1], history, bf16, opts.tile)[1]
-    limit = "--max-memory" if opts.max_memory is not None else "available memory"
-    raise ResourceError(
-        f"{size[0]}x{size[1]} needs about {need / 2**30:.1f} GiB, more than the {limit}"
-        f"{_why_tiles_do_not_fit(opts, size, history, bf16)}; try --size {fits} (or --auto-size)"
+    if opts.max_memory is not None:
+        limit = f"--max-memory allows {opts.max_memory / 2**30:.1f} GiB"
+    else:
+        limit = f"this machine has {(resources.available_memory() or 0) / 2**30:.1f} GiB available"
+    error = ResourceError(
+        f"{size[0]}x{size[1]} needs about {need / 2**30:.1f} GiB{_why_tiles_do_not_fit(opts, size, history, bf16)}; "
+        f"{limit}; try --size {fits} (or --auto-size)"
     )
+    error.size = fits  # the suggestion, for a front door to say what it costs in time
+    raise error
 
 
 def _why_tiles_do_not_fit(opts: Options, size: tuple[int, int], history: int, bf16: bool) -> str:
@@ -354,10 +385,10 @@ def _why_tiles_do_not_fit(opts: Options, size: tuple[int, int], history: int, bf
     tiled = resources.estimate(*size, history, bf16, tile)[1]
     buffers = resources.image_buffer_bytes(*size, history)
     why = (
-        f", {tiled / 2**30:.1f} GiB even in tiles of {tile} px: tiles shrink the network's share, not the "
+        f", and {tiled / 2**30:.1f} GiB even in tiles of {tile} px: tiles shrink the network's share, not the "
         f"image-sized buffers (the image, its gradient and {history} L-BFGS pairs: {buffers / 2**30:.1f} GiB)"
         if opts.optimizer == "lbfgs"
-        else f", {tiled / 2**30:.1f} GiB even in tiles of {tile} px (the image-sized buffers alone: "
+        else f", and {tiled / 2**30:.1f} GiB even in tiles of {tile} px (the image-sized buffers alone: "
         f"{buffers / 2**30:.1f} GiB)"
     )
     adam = resources.estimate(*size, 1, bf16, tile)[1]

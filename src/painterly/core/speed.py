@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import ResourceError
 from . import network, tiling
 from .ladder import sides
 from .options import Options
@@ -183,7 +184,10 @@ def decide(inputs: Inputs, options: Options) -> Plan:
     """`make_plan`, and with a time budget the best plan whose estimate here fits it (see
     `_budget_candidates`), with a note saying what was cut. The run loop still stops at the budget
     if this machine turns out slower than measured, sharing what is left over the scales' work."""
-    plan = make_plan(inputs, options)
+    try:
+        plan = make_plan(inputs, options)
+    except ResourceError as exc:
+        raise _with_time(exc, inputs, options) from None
     budget = plan.options.time_budget
     if not budget:
         return plan
@@ -205,6 +209,21 @@ def decide(inputs: Inputs, options: Options) -> Plan:
         cut += ", starting from the photo"
     note = f"the time budget of {budget:.0f} s fits {cut} here ({describe(seconds)}; all of it: {describe(full)})"
     return dataclasses.replace(candidate, notes=(*candidate.notes, note))
+
+
+def _with_time(error: ResourceError, inputs: Inputs, options: Options) -> ResourceError:
+    """`error` saying what its suggested size takes: here when this machine's speed is known (the
+    refusal measures nothing), else on the fixed 2-core model."""
+    if not error.size:
+        return error
+    smaller = make_plan(inputs, options.replace(size=error.size, time_budget=None, auto_size=False))
+    when = (
+        f"{describe(plan_seconds(smaller, measure(options)))} here"
+        if measured(options)
+        else f"{describe(smaller.seconds)} on a 2-core CPU"
+    )
+    said = f"try --size {error.size}"
+    return ResourceError(str(error).replace(said, f"{said} ({when})"))
 
 
 def _budget_candidates(opts: Options) -> Iterator[Options]:

@@ -21,7 +21,7 @@ from PIL import Image
 from .. import api
 from ..core import speed
 from ..core.options import INITS, SPECS, Control, Options, Spec, coerce_changes
-from ..core.plan import Plan, load_inputs
+from ..core.plan import Plan, load_inputs, start_for
 from ..core.presets import PRESETS
 from ..core.render import upsample
 from ..errors import OptionsError, PainterlyError
@@ -241,6 +241,20 @@ def _demo_handler(studio: Studio):
     return demo
 
 
+def advice(values: dict[str, object]) -> str:
+    """What the run will do differently from the controls, said before Run: a note on the start
+    image (few iterations from noise start from the photo), or ''."""
+    try:
+        opts = make_options(values)
+    except gr.Error:
+        return ""  # a bad value is said at Run, with its reason
+    return start_for(opts)[1] or ""
+
+
+def _advice_handler(*values) -> str:
+    return advice(dict(zip(CONTROLS, values)))
+
+
 def _preset_values(name: str) -> list:
     """Every control's value for a preset: its own values, the page's start values for the rest."""
     values = PRESETS[name].values if name in PRESETS else {}
@@ -279,6 +293,7 @@ def build_app(
                 with gr.Accordion("More controls", open=False):
                     preset = gr.Dropdown(["", *PRESETS], value="", label="Preset (fills the controls)")
                     made.update(_controls([s for s in WEB_SPECS if s.web.advanced], max_side))
+                notice = gr.Markdown("", elem_id="advice")
                 with gr.Row():
                     run = gr.Button("Run", variant="primary", elem_id="run")
                     cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
@@ -295,6 +310,8 @@ def build_app(
         controls = [made[key] for key in CONTROLS]
         demo.click(_demo_handler(studio), None, [content, styles], queue=False, api_visibility="private")
         preset.change(_preset_values, preset, controls, queue=False, api_visibility="private")
+        for control in controls:  # the start-image note shows as the controls change, before Run
+            control.change(_advice_handler, controls, notice, queue=False, api_visibility="private")
         running = run.click(
             _run_handler(server, max_pixels, studio),
             [content, styles, *controls],

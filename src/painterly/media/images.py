@@ -59,11 +59,23 @@ def load(source: ImageSource, what: str = "image", max_pixels: int = MAX_PIXELS)
     if image.width < 1 or image.height < 1:
         raise InputImageError(f"{what} {name}: image has zero size")
     _check_pixels(image, what, name, max_pixels)
-    dpi = image.info.get("dpi")
+    dpi, made_by = image.info.get("dpi"), camera(image)
     rgb = to_rgb(printfiles.to_srgb(image))
     if dpi and "dpi" not in rgb.info:
         rgb.info["dpi"] = dpi  # kept for the output (print size)
+    if made_by:
+        rgb.info["camera"] = made_by  # a photograph, whatever its name (a plan warns of swapped inputs)
     return rgb
+
+
+def camera(image: Image.Image) -> str | None:
+    """The camera that took `image` from its EXIF (Model, else Make), or None."""
+    try:
+        exif = image.getexif()
+    except (OSError, ValueError, SyntaxError):
+        return None
+    made = str(exif.get(0x0110) or exif.get(0x010F) or "").strip("\x00 ")
+    return made or None
 
 
 def _check_pixels(image: Image.Image, what: str, name: str, max_pixels: int) -> None:

@@ -115,8 +115,7 @@ def main(argv: list[str]) -> int:
     from ...jobs import batch
 
     todo, skipped = batch.pending(jobs, out_dir)
-    if not args.quiet:
-        _hint(todo)
+    _start_notes(todo)  # warnings: said with --quiet too
     report = Report(out_dir, Path(args.report) if args.report else out_dir / "painterly-batch.json", args)
     report.add(skipped)
     for entry in bad:
@@ -139,12 +138,13 @@ def main(argv: list[str]) -> int:
     return EXIT_FAILED if report.failures(bad) else 0
 
 
-def _hint(todo: list[batch.Job]) -> None:
-    """The single render's advice that holds for a whole batch's settings (few iterations), once each."""
-    from ...core.plan import few_iterations_hint
+def _start_notes(todo: list[batch.Job]) -> None:
+    """The single render's note on a start image it changes (few iterations from noise), once each."""
+    from ...core.plan import start_for
 
-    for hint in dict.fromkeys(filter(None, (few_iterations_hint(job.options) for job in todo))):
-        print(f"painterly: hint: {hint}", file=sys.stderr)
+    notes = (start_for(job.options, masks=bool(job.options.style_masks))[1] for job in todo)
+    for note in dict.fromkeys(filter(None, notes)):
+        print(f"painterly: warning: {note}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, todo: list[batch.Job], out_dir: Path, bar):

@@ -106,6 +106,8 @@ def main(argv: list[str]) -> int:
         print(f"painterly: hint: {hint}", file=sys.stderr)
     if args.show_plan or (not args.quiet and any(s.tile for s in decided.scales)):
         print("\n".join(f"painterly: plan: {line}" for line in decided.describe()), file=sys.stderr)
+    elif not args.quiet:
+        print(f"painterly: plan: {decided.names()}", file=sys.stderr)
     if forecast:
         print(f"painterly: {forecast}", file=sys.stderr)
     if args.show_plan:
