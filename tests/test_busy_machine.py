@@ -60,11 +60,11 @@ def test_a_calibration_on_a_busy_machine_is_used_but_not_kept(tmp_path, monkeypa
 
 def test_the_forecast_says_when_the_cpu_is_busy(slow_machine, pictures, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(network, "build", lambda *a, **k: None)
-    monkeypatch.setattr(contention, "others_now", lambda: 0.5)
+    monkeypatch.setattr(contention, "others_now", lambda meter=None: 0.5)
     assert main([*pictures, "-o", str(tmp_path / "o.png"), "--size", "256", "--show-plan"]) == 0
     err = capsys.readouterr().err
     assert "the CPU is busy: other programs use 50 % of it" in err and "longer than" in err
-    monkeypatch.setattr(contention, "others_now", lambda: 0.02)
+    monkeypatch.setattr(contention, "others_now", lambda meter=None: 0.02)
     assert main([*pictures, "-o", str(tmp_path / "o.png"), "--size", "256", "--show-plan"]) == 0
     assert "busy" not in capsys.readouterr().err
 

@@ -178,12 +178,9 @@ def test_multiscale_run_ends_at_full_size(content_path, style_path):
 
 
 def test_time_budget_stops_the_run(content_path, style_path):
-    import time
-
-    start = time.monotonic()
+    """A budget plans the iterations that fit here, and the run does all of them (its top scale is never cut)."""
     steps = run(content_path, style_path, size=48, iterations=100000, time_budget=3.0)
-    assert time.monotonic() - start < 30
-    assert 0 < steps[-1].iteration < 100000
+    assert 0 < steps[-1].iteration == steps[-1].iterations < 100000
 
 
 @pytest.mark.numerics

@@ -35,6 +35,7 @@ __all__ = [
     "stylize_iter",
     "stylize_video",
     "video",
+    "video_forecast",
 ]
 
 
@@ -141,6 +142,16 @@ def video(source, style, output, options: Options | None = None, **changes) -> I
     if not to_folder:
         names = [Path(n).with_suffix(".png").name for n in clip.names]
         videofiles.encode(clip, [folder / n for n in names], output)
+
+
+def video_forecast(source, style, options: Options | None = None, **changes) -> tuple[int, tuple[int, int], float]:
+    """What `video` will do here: (frames, frame size (W, H), seconds on this machine)."""
+    opts = make_options(options, **changes)
+    clip = videofiles.open_clip(source)
+    sources = list(style) if isinstance(style, list | tuple) else [style]
+    styles = [images.load(s, "style image") for s in sources]
+    size, seconds = video_core.clip_seconds(clip, styles, [images.describe(s) for s in sources], opts)
+    return len(clip.names), size, seconds
 
 
 def stylize_video(source, style, output, options: Options | None = None, **changes) -> Path:

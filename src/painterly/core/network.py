@@ -100,9 +100,16 @@ def measurement_path(kind: str, setting: str) -> Path:
     return vgg.cache_dir() / f"{kind}-{hashlib.sha256(setting.encode()).hexdigest()[:16]}.json"
 
 
-def measured_once(kind: str, setting: str, measure: Callable[[], dict], fields: Sequence[str]) -> dict:
+def measured_once(
+    kind: str,
+    setting: str,
+    measure: Callable[[], dict],
+    fields: Sequence[str],
+    keep: Callable[[dict], bool] = lambda value: True,
+) -> dict:
     """`measure()`'s answer for this machine `setting` (CPU, kernels, torch, ...), read from the cache
-    when it holds all of `fields`, else measured now and cached (atomically: runs may race)."""
+    when it holds all of `fields`, else measured now and cached (atomically: runs may race) when
+    `keep(answer)` says it is worth keeping."""
     path = measurement_path(kind, setting)
     try:
         cached = json.loads(path.read_text())
@@ -111,7 +118,8 @@ def measured_once(kind: str, setting: str, measure: Callable[[], dict], fields: 
     except (OSError, ValueError):
         pass
     value = measure()
-    remember(kind, setting, value)
+    if keep(value):
+        remember(kind, setting, value)
     return value
 
 

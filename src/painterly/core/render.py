@@ -20,27 +20,34 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..media import images
-from . import color, evaluate, network, objective, speed
+from . import color, contention, evaluate, network, objective, speed
+from .budget import Budget
 from .optimize import SEARCH_FIRST, Step, iterate
 from .options import STOP_WINDOW
 from .plan import Plan
 
+clock = time.monotonic  # the run's clock (a test gives a fake one)
+WATCH_SECONDS = 5.0  # into a scale, the CPU's load is looked at (and a busy one said, once a run)
+
 
 def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
     """Yield a `Step` after every iteration (iterations counted over all scales); the last step's
-    `image` ([1,3,H,W], RGB 0..1) is the result. `resume` is a `step.checkpoint()` of the same plan."""
+    `image` ([1,3,H,W], RGB 0..1) is the result, at the plan's size. `resume` is a `step.checkpoint()`
+    of the same plan. With a time budget the scales left are re-planned at each scale (`budget`)."""
     opts, inputs = plan.options, plan.inputs
     content, styles = color.prepare(inputs.content, list(inputs.styles), opts.preserve_colors)
     device = network.pick_device(opts.device)
     torch.manual_seed(opts.seed)
-    work = [s.iterations * s.side**2 for s in plan.scales]
-    deadline = time.monotonic() + opts.time_budget if opts.time_budget else None
-    done, inverse_curvature = 0, 0.0  # the last scale's L-BFGS step scale per pixel
+    kept, watch = Budget(plan, clock() + opts.time_budget if opts.time_budget else None), _Watch()
+    done, inverse_curvature, x, step = 0, 0.0, None, None  # inverse_curvature: the last L-BFGS step scale per pixel
     start = functools.partial(initial_image, opts.init, content, styles, inputs.init, seed=opts.seed)
-    x = step = None
     for k, scale in enumerate(plan.scales):
         if resume is not None and k < resume["scale_index"]:
             continue
+        began, note = clock(), kept.start(k, clock()) if resume is None else ""
+        if k > kept.last():
+            break  # the budget ends the run a rung lower
+        scale = dataclasses.replace(scale, iterations=kept.counts[k])
         target = objective.build(content, styles, opts, scale.size, device, inputs.masks, scale.tile, inputs.temporal)
         inner = None
         if resume is not None:  # k == the checkpoint's scale: its state (loaded on the CPU) on our device
@@ -48,14 +55,10 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
             target.style_layers = resume.get("style_layers", target.style_layers)
             resume = None
         else:
-            if x is None:
-                x = start(scale.size, blend=opts.style_blend_weights).to(device)
-            else:  # coarse-to-fine: the previous scale's result, upsampled, starts this one
-                x = upsample(x, scale.size)
+            x = start(scale.size, blend=opts.style_blend_weights).to(device) if x is None else upsample(x, scale.size)
             if opts.balance_layers:
                 evaluate.balance(target, x)
-        scale_deadline = _share(deadline, work, k)
-        losses, local, started = [], 0, time.monotonic()
+        deadline, losses, local, meter = kept.deadline_of(k, clock()), [], 0, contention.Meter()
         steps = iterate(  # a line search first only from the initial image; an upsampled one starts at a
             # step from the scale below (L-BFGS' step scale grows with the pixel count: a per-pixel mean)
             target, x, scale.iterations, opts.optimizer, opts.lr, scale.history, inner, opts.line_search,
@@ -67,39 +70,58 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
             step = dataclasses.replace(
                 raw,
                 iteration=raw.iteration + done,
-                iterations=opts.iterations,
+                iterations=sum(kept.counts),
                 side=scale.side,
+                note="; ".join(filter(None, (raw.note, note, watch.busy(meter)))),
                 checkpoint=_outer_checkpoint(raw.checkpoint, k, done, target.style_layers),
             )
+            note = ""
             if opts.preserve_colors == "luminance":
                 step = dataclasses.replace(step, image=color.combine_luminance(raw.image, inputs.content))
             if scale.iterations:
                 yield step
-            if converged(losses, opts.stop_tolerance) or (
-                scale_deadline is not None and time.monotonic() >= scale_deadline
-            ):
+            if converged(losses, opts.stop_tolerance) or (deadline is not None and clock() >= deadline):
                 break
-        _observe(opts, scale, raw, time.monotonic() - started, inner is None)
+        _observe(opts, scale, raw, clock() - began, inner is None, meter.others())
+        kept.finished(k, local, clock() - began)
         x = raw.image
         inverse_curvature = raw.step_scale / x[0, 0].numel() if math.isfinite(raw.step_scale) else 0.0
         done += local if scale.iterations else 0
         target = steps = None  # not kept while the next scale's objective is built
-    if opts.iterations == 0:
-        yield step
+    if opts.iterations == 0 or step.image.shape[-1] != plan.size[0]:
+        yield _at_size(step, plan)
 
 
-def _share(deadline: float | None, work: list[int], k: int) -> float | None:
-    """Scale k's deadline: what is left of the budget, shared by the remaining planned work."""
-    if deadline is None:
-        return None
-    now = time.monotonic()
-    return now + (deadline - now) * work[k] / max(1, sum(work[k:]))
+def _at_size(step: Step, plan: Plan) -> Step:
+    """The last step at the plan's size: a run that ended a rung lower is upsampled, and says so."""
+    h, w = step.image.shape[-2:]
+    if (w, h) == plan.size:
+        return step
+    note = f"rendered at {w}x{h} in the time budget and upsampled to {plan.size[0]}x{plan.size[1]}"
+    return dataclasses.replace(step, image=upsample(step.image, plan.size), note=note)
 
 
-def _observe(opts, scale, last: Step, seconds: float, whole: bool) -> None:
-    """A whole scale's evaluations (not a resumed one's) tell how fast this machine really is."""
+class _Watch:
+    """Whether other programs take the CPU during a run, said once."""
+
+    def __init__(self) -> None:
+        self.said = False
+
+    def busy(self, meter: contention.Meter) -> str:
+        """A note, once a run, when other programs took the CPU over WATCH_SECONDS of a scale."""
+        if self.said or meter.seconds() < WATCH_SECONDS:
+            return ""
+        others = meter.others()
+        if others <= contention.BUSY:
+            return ""
+        self.said = True
+        return f"{contention.describe(others)}: this run takes longer than estimated"
+
+
+def _observe(opts, scale, last: Step, seconds: float, whole: bool, others: float) -> None:
+    """A whole scale's evaluations (not a resumed one's) on a quiet machine tell how fast it is."""
     if whole and scale.iterations:
-        speed.observe(opts, scale.size, scale.tile, last.evaluations, seconds)
+        speed.observe(opts, scale.size, scale.tile, last.evaluations, seconds, others)
 
 
 def upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

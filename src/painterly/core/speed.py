@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ResourceError
-from . import network, tiling
+from . import contention, network, tiling
 from .ladder import sides
 from .options import Options
 from .plan import MIN_ITERATIONS, MULTISCALE_FROM, Inputs, Plan, make_plan
@@ -64,7 +64,15 @@ def measure(options: Options) -> Speed:
     device = network.pick_device(options.device)
     setting = _setting(options, device)
     fields = [f.name for f in dataclasses.fields(Speed)]
-    measured = network.measured_once("speed", setting, lambda: _calibrate(options, device, setting).__dict__, fields)
+    busy = []
+
+    def calibrate() -> dict:
+        meter = contention.Meter()
+        found = _calibrate(options, device, setting)
+        busy.append(meter.others() > contention.BUSY)
+        return found.__dict__
+
+    measured = network.measured_once("speed", setting, calibrate, fields, keep=lambda value: not any(busy))
     return Speed(**{name: measured[name] for name in fields})
 
 
@@ -78,11 +86,15 @@ OBSERVED_SECONDS = 5.0  # a scale shorter than this says too little about the ma
 OBSERVED_WEIGHT = 0.5  # of a finished scale's ratio in the running mean
 
 
-def observe(options: Options, size: tuple[int, int], tile: int, evaluations: int, seconds: float) -> None:
+def observe(
+    options: Options, size: tuple[int, int], tile: int, evaluations: int, seconds: float, others: float = 0.0
+) -> None:
     """Fold what a finished scale took here (`evaluations` of the objective at `size` (W, H), in tiles
-    of `tile` px or whole, in `seconds`) into this machine's cached speed, so the next estimate is as
-    slow as real runs are. Nothing is measured or written when the speed was never measured."""
-    if seconds < OBSERVED_SECONDS or evaluations < 1 or not measured(options):
+    of `tile` px or whole, in `seconds`, while other programs took `others` of the CPUs) into this
+    machine's cached speed, so the next estimate is as slow as real runs are. The cache keeps the
+    idle speed: a scale on a busy machine (`contention.BUSY`) says nothing about it. Nothing is
+    measured or written when the speed was never measured."""
+    if seconds < OBSERVED_SECONDS or evaluations < 1 or others > contention.BUSY or not measured(options):
         return
     speed = measure(options)
     predicted = evaluations * (_tiled(size, tile, speed) if tile else speed.evaluation(size[0] * size[1]))
@@ -134,19 +146,21 @@ def _line(xs: list[float], ys: list[float]) -> tuple[float, float]:
 
 def plan_seconds(plan: Plan, speed: Speed) -> float:
     """Seconds `plan` will take here, network loading included."""
-    opts = plan.options
+    return speed.load + sum(scale_seconds(plan, k, s.iterations, speed) for k, s in enumerate(plan.scales))
+
+
+def scale_seconds(plan: Plan, k: int, iterations: int, speed: Speed) -> float:
+    """Seconds scale `k` of `plan` takes here with `iterations` iterations, its set-up included."""
+    opts, scale = plan.options, plan.scales[k]
     per_iteration = LINE_SEARCH_EVALUATIONS if opts.optimizer == "lbfgs" and opts.line_search else 1.0
-    total = speed.load
-    for k, scale in enumerate(plan.scales):
-        w, h = scale.size
-        evaluation = _tiled(scale.size, scale.tile, speed) if scale.tile else speed.evaluation(w * h)
-        evaluations = scale.iterations * per_iteration + (FIRST_SCALE_EVALUATIONS if k == 0 else 0)
-        evaluations += SEEDED_EVALUATIONS if k and per_iteration == 1.0 and opts.optimizer == "lbfgs" else 0
-        evaluations += 1 if opts.balance_layers else 0
-        sw, sh = _style_size(plan, scale.size)
-        setup = FORWARD_SHARE * (speed.evaluation(w * h) + len(plan.inputs.styles) * speed.evaluation(sw * sh))
-        total += evaluations * evaluation + setup
-    return total
+    w, h = scale.size
+    evaluation = _tiled(scale.size, scale.tile, speed) if scale.tile else speed.evaluation(w * h)
+    evaluations = iterations * per_iteration + (FIRST_SCALE_EVALUATIONS if k == 0 else 0)
+    evaluations += SEEDED_EVALUATIONS if k and per_iteration == 1.0 and opts.optimizer == "lbfgs" else 0
+    evaluations += 1 if opts.balance_layers else 0
+    sw, sh = _style_size(plan, scale.size)
+    setup = FORWARD_SHARE * (speed.evaluation(w * h) + len(plan.inputs.styles) * speed.evaluation(sw * sh))
+    return evaluations * evaluation + setup
 
 
 def _tiled(size: tuple[int, int], tile: int, speed: Speed) -> float:
@@ -251,15 +265,33 @@ def _budget_candidates(opts: Options) -> Iterator[Options]:
         yield opts.replace(size=side, iterations=iterations, init=init, min_scale=side)
 
 
+def slower(seconds: float, others: float) -> str:
+    """What `seconds` of work take while other programs use `others` of the CPUs: 'about 3.2 min if it stays so'."""
+    return f"{describe(seconds * busy_slowdown(others))} if it stays so"
+
+
+def busy_slowdown(others: float) -> float:
+    """How many times longer a run takes while other programs use `others` (0..1) of the CPUs: our
+    threads get the share left, and wait for each other when one of them is not scheduled."""
+    return 1.0 / max(0.1, 1.0 - others) ** BUSY_EXPONENT
+
+
+BUSY_EXPONENT = 1.0
+
+
 def forecast(plan: Plan) -> str:
     """The time `plan` will take here, for people: 'about 3.7 min here: 51 passes of 4.4 s', and
     for a long run what a smaller size would take."""
     opts = plan.options
+    meter = contention.Meter()
     # The network the run will use, loaded now (once per process): a bad weights file fails here.
     network.build(opts, [*opts.content_layers, *opts.style_layers], network.pick_device(opts.device))
     speed = measure(opts)
     seconds = plan_seconds(plan, speed)
     line = f"{describe(seconds)} here: {seconds / speed.pass_seconds:.0f} passes of {speed.pass_seconds:.1f} s"
+    others = contention.others_now(meter)
+    if others > contention.BUSY:
+        line += f"; {contention.describe(others)}: this run will take longer than that, {slower(seconds, others)}"
     side = plan.options.size
     if seconds > QUICK_SECONDS and side > QUICK_SIDE:
         smaller, quick = side, seconds

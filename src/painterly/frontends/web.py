@@ -310,8 +310,6 @@ def build_app(
         controls = [made[key] for key in CONTROLS]
         demo.click(_demo_handler(studio), None, [content, styles], queue=False, api_visibility="private")
         preset.change(_preset_values, preset, controls, queue=False, api_visibility="private")
-        for control in controls:  # the start-image note shows as the controls change, before Run
-            control.change(_advice_handler, controls, notice, queue=False, api_visibility="private")
         running = run.click(
             _run_handler(server, max_pixels, studio),
             [content, styles, *controls],
@@ -323,12 +321,18 @@ def build_app(
             concurrency_id="stylize",
             show_progress="minimal",
         )
-        # "Cancelled" is set after the run stopped: a progress update on its way cannot overwrite it.
-        cancel.click(None, None, None, cancels=[running], queue=False, api_visibility="private").then(
-            _cancelled, status, status, queue=False, api_visibility="private"
-        )
+        stopped = cancel.click(None, None, None, cancels=[running], queue=False, api_visibility="private")
+        _wire_notes(controls, notice, stopped, status)
     app.queue(max_size=max_queue, default_concurrency_limit=concurrency)
     return app
+
+
+def _wire_notes(controls: list, notice: gr.Markdown, cancelled, status: gr.Textbox) -> None:
+    """The start-image note as the controls change (before Run), and "Cancelled" once a run stopped."""
+    for control in controls:
+        control.change(_advice_handler, controls, notice, queue=False, api_visibility="private")
+    # "Cancelled" is set after the run stopped: a progress update on its way cannot overwrite it.
+    cancelled.then(_cancelled, status, status, queue=False, api_visibility="private")
 
 
 def _uploads() -> tuple[gr.Image, gr.File, gr.Button]:

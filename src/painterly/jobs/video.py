@@ -65,6 +65,26 @@ def frame_plan(
     return make_plan(inputs, opts)
 
 
+def clip_seconds(
+    clip: videofiles.Clip, styles: Sequence[Image.Image], style_names: Sequence[str], options: Options
+) -> tuple[tuple[int, int], float]:
+    """The frame size (W, H) and the seconds the whole clip takes here (this machine's measured speed):
+    the first frame's still render and every later frame's `frame_iterations` at full size (the flow,
+    a small share, is not counted)."""
+    from ..core import speed
+
+    first = next(videofiles.frames(clip))
+    first = first.resize(_size(clip, first, options), images.RESAMPLE)
+    plan = frame_plan(first, styles, style_names, options, None)
+    measured = speed.measure(plan.options)
+    seconds = speed.plan_seconds(plan, measured)
+    if len(clip.names) > 1:
+        later = plan.options.replace(iterations=options.frame_iterations, multiscale=False, init="content")
+        inputs = Inputs(first, tuple(styles), "video frame", tuple(style_names))
+        seconds += (len(clip.names) - 1) * (speed.plan_seconds(make_plan(inputs, later), measured) - measured.load)
+    return first.size, seconds
+
+
 def render_clip(
     clip: videofiles.Clip,
     styles: Sequence[Image.Image],

@@ -46,15 +46,26 @@ def main(argv: list[str]) -> int:
 
     from ... import api  # torch: once the command line is good
 
-    bar = None if args.quiet else tqdm(unit="frame", desc="painterly", file=sys.stderr, dynamic_ncols=True)
+    bar = None
+    if not args.quiet:
+        from ...core import speed
+
+        count, (w, h), seconds = api.video_forecast(args.input, args.styles, opts)
+        later = f" and {opts.frame_iterations} for each next" if count > 1 else ""
+        print(
+            f"painterly: {count} frame{'s' if count > 1 else ''} at {w}x{h}, {opts.iterations} iterations for the "
+            f"first{later}: {speed.describe(seconds)} here",
+            file=sys.stderr,
+        )
+        bar = tqdm(total=count, unit="frame", desc="painterly", file=sys.stderr, dynamic_ncols=True)
     try:
         for event in api.video(args.input, args.styles, out, opts):
             if bar is not None:
-                bar.total = event.count
                 if event.index > bar.n:  # the frames before this one are done
                     bar.update(event.index - bar.n)
                 if event.step is not None:
-                    bar.set_postfix_str(f"frame {event.index + 1}: it {event.step.iteration}/{event.step.iterations}")
+                    step = event.step
+                    bar.set_postfix_str(f"frame {event.index + 1}/{event.count}: it {step.iteration}/{step.iterations}")
         if bar is not None:
             bar.update(bar.total - bar.n)
     except KeyboardInterrupt:

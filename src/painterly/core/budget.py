@@ -1,0 +1,90 @@
+"""A time budget kept at every scale: when a scale runs slower than planned (another program took
+the CPU, the machine throttled), the scales left are re-planned before they start, so the top
+scale always gets the iterations a finished picture needs and is never cut.
+
+Re-planned, best first: the lower rungs get fewer iterations (each at least MIN_ITERATIONS); if the
+top scale still does not fit, the run ends one rung lower, with that rung's own planned
+iterations, and the result is upsampled to the size asked for (the run says so). A lower rung
+still stops at its share of the time left; the top scale runs to its end, so a run overshoots its
+budget by at most the misjudged part of one scale.
+"""
+
+from __future__ import annotations
+
+from . import speed as speeds
+from .plan import MIN_ITERATIONS, Plan
+
+SLOWER = 1.15  # a scale this much slower than planned counts (the estimate is good to about 10 %)
+
+
+class Budget:
+    """The iterations per scale of `plan`, re-planned to end by `deadline` (clock seconds; None: no
+    budget, the plan as laid out)."""
+
+    def __init__(self, plan: Plan, deadline: float | None):
+        self.plan, self.deadline = plan, deadline
+        self.counts = [s.iterations for s in plan.scales]
+        self.speed = speeds.measure(plan.options) if deadline is not None else None
+        self.rate = 1.0  # the last finished scale's seconds over its planned seconds
+
+    def last(self) -> int:
+        """Index of the last scale that will run."""
+        return max(k for k, n in enumerate(self.counts) if n > 0 or k == 0)
+
+    def finished(self, k: int, iterations: int, seconds: float) -> None:
+        """Scale `k` ran `iterations` iterations in `seconds`: how fast the machine is now."""
+        if self.speed is None:
+            return
+        planned = speeds.scale_seconds(self.plan, k, iterations, self.speed)
+        if iterations and planned > 0:
+            self.rate = seconds / planned
+
+    def start(self, k: int, now: float) -> str:
+        """Re-plan scales k.. to fit the time left at `now`; a note for people when they changed."""
+        if self.deadline is None or self.rate < SLOWER or k > self.last():
+            return ""
+        before = list(self.counts)
+        self.counts = self.counts[:k] + self._fit(k, self.deadline - now)
+        if self.counts == before:
+            return ""
+        last, sides = self.last(), [s.side for s in self.plan.scales]
+        kept = ", ".join(f"{n} on {sides[j]}" for j, n in enumerate(self.counts) if j >= k and n)
+        note = f"this machine is {self.rate:.1f}x slower than planned: the scales left get {kept} px"
+        if last < len(sides) - 1:
+            note += f", and the {sides[last]} px result is upsampled to {sides[-1]} px at the end"
+        return note
+
+    def deadline_of(self, k: int, now: float) -> float | None:
+        """When scale `k` must stop: a lower rung at its share of the time left; the top never."""
+        if self.deadline is None or k >= self.last():
+            return None
+        left = [self.cost(j, self.counts[j]) for j in range(k, self.last() + 1)]
+        return now + max(0.0, self.deadline - now) * left[0] / max(sum(left), 1e-9)
+
+    def cost(self, k: int, iterations: int) -> float:
+        """Seconds scale `k` takes now with `iterations` iterations."""
+        return self.rate * speeds.scale_seconds(self.plan, k, iterations, self.speed)
+
+    def _fit(self, k: int, seconds: float) -> list[int]:
+        """Iterations for scales k.. that fit in `seconds`: the top's own, then fewer on the lower rungs,
+        then one rung fewer (0 iterations for the rungs dropped)."""
+        n = len(self.counts)
+        if sum(self.cost(j, self.counts[j]) for j in range(k, n)) <= seconds:
+            return self.counts[k:]
+        for last in range(n - 1, k, -1):
+            top = self.counts[last] if last == n - 1 else self.plan.scales[last].iterations
+            room = seconds - self.cost(last, top)
+            planned = sum(self.cost(j, self.counts[j]) for j in range(k, last))
+            if room <= 0 or planned <= 0:
+                continue
+            lower = [max(MIN_ITERATIONS, int(self.counts[j] * min(1.0, room / planned))) for j in range(k, last)]
+            while sum(self.cost(j, c) for j, c in zip(range(k, last), lower)) > room and max(lower) > MIN_ITERATIONS:
+                lower = [max(MIN_ITERATIONS, int(c * 0.9)) for c in lower]
+            if sum(self.cost(j, c) for j, c in zip(range(k, last), lower)) <= room:
+                return [*lower, top] + [0] * (n - 1 - last)
+        # only this scale is left: it becomes the top, with what fits of its own iterations, at least
+        # the plan's top scale's (a finished picture's)
+        each = max(self.cost(k, 1) - self.cost(k, 0), 1e-9)
+        fit = int((seconds - self.cost(k, 0)) / each)
+        top = max(self.plan.scales[-1].iterations, MIN_ITERATIONS, min(self.plan.scales[k].iterations, fit))
+        return [top] + [0] * (n - 1 - k)
