@@ -151,13 +151,13 @@ def test_ctrl_c_keeps_finished_images_and_the_same_command_continues(folder):
     assert _report(out)["counts"]["skipped"] == len(kept) and len(_outputs(out)) == 6
 
 
-def test_few_iterations_get_the_single_renders_hint_once_per_batch(folder, capsys):
+def test_few_iterations_get_the_single_renders_note_once_per_batch(folder, capsys):
     photo, art = folder / "photos" / "p0.png", folder / "art0.png"
     few = ["--size", "48", "--iterations", "3", "--init", "noise"]  # the default's palette start keeps the photo
     assert main([str(photo), str(art), "-o", str(folder / "one.png"), *few]) == 0
-    single = [line for line in capsys.readouterr().err.splitlines() if "hint:" in line]
-    argv = ["batch", str(folder / "photos"), "--style", str(art), "-o", str(folder / "out")]
+    single = [line for line in capsys.readouterr().err.splitlines() if "from noise are few" in line]
+    argv = ["batch", str(folder / "photos"), "--style", str(art), "-o", str(folder / "out"), "--quiet"]
     assert main([*argv, *few]) == 0
-    hints = [line for line in capsys.readouterr().err.splitlines() if "hint:" in line]
-    assert len(single) == 1 and "3 iterations from noise are few" in single[0]
-    assert hints == single  # three photos, one hint
+    notes = [line for line in capsys.readouterr().err.splitlines() if "from noise are few" in line]
+    assert len(single) == 1 and "3 iterations from noise are few" in single[0] and "start from" in single[0]
+    assert notes == single  # three photos, one note, said with --quiet too

@@ -149,7 +149,8 @@ def test_show_plan_prints_tiles_per_scale_and_renders_nothing(tmp_path, content_
     assert main(args) == 0
     lines = [line for line in capsys.readouterr().err.splitlines() if "plan:" in line]
     assert not out.exists()
-    assert "whole image" in lines[0] and "tiles of" in lines[-2]  # small scales whole, the largest in tiles
+    assert "photo content.png (64x48), artwork style.png (64x64)" in lines[0]
+    assert "whole image" in lines[1] and "tiles of" in lines[-2]  # small scales whole, the largest in tiles
     assert "2048x" in lines[-2] and "GiB" in lines[-1]
 
 
