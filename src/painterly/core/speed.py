@@ -33,6 +33,10 @@ LINE_SEARCH_EVALUATIONS = 1.3  # per iteration, with L-BFGS's strong-Wolfe line 
 FIRST_SCALE_EVALUATIONS = 4  # the line search of the first scale's first iterations (optimize.SEARCH_FIRST)
 SEEDED_EVALUATIONS = 1  # the extra evaluation of an upsampled scale's first, searched step (optimize.first_step)
 FORWARD_SHARE = 0.4  # a forward pass alone (a target's features), as a share of forward + backward
+# Before any scale was observed: the calibration keeps each size's best evaluation, and a real run
+# averages over all of them (a cloud CPU bursts for a second, not for minutes) and adds the optimiser's
+# own work (figures per CPU in docs/NOTES.md).
+REAL_RUN_FACTOR = 1.25
 
 
 @dataclass(frozen=True)
@@ -43,9 +47,8 @@ class Speed:
     per_pixel: float  # s per pixel
     load: float  # s to load the network (weights and normalisation) in a fresh process
     setting: str  # what was measured: device, precision, CPU, kernels, torch, threads
-    # Real runs over the timed evaluations: a running mean kept from finished scales (`observe`). On
-    # the Zen 3 EPYC the loop's evaluations took 1.3-1.4x the calibration's best ones (a cloud CPU
-    # bursts for a second, not for minutes), and the default render 143 s against 110 s estimated.
+    # Real runs over the timed evaluations: a running mean kept from finished scales (`observe`),
+    # starting from REAL_RUN_FACTOR.
     factor: float = 1.0
 
     def evaluation(self, pixels: float) -> float:
@@ -133,7 +136,7 @@ def _calibrate(options: Options, device: torch.device, setting: str) -> Speed:
         pixels.append(w * h)
         seconds.append(min(times[1:]))
     per_pixel, fixed = _line(pixels, seconds)
-    return Speed(fixed, per_pixel, load, setting)
+    return Speed(fixed, per_pixel, load, setting, REAL_RUN_FACTOR)
 
 
 def _line(xs: list[float], ys: list[float]) -> tuple[float, float]:
@@ -271,12 +274,14 @@ def slower(seconds: float, others: float) -> str:
 
 
 def busy_slowdown(others: float) -> float:
-    """How many times longer a run takes while other programs use `others` (0..1) of the CPUs: our
-    threads get the share left, and wait for each other when one of them is not scheduled."""
+    """How many times longer a run takes while other programs use `others` (0..1) of the CPUs."""
     return 1.0 / max(0.1, 1.0 - others) ** BUSY_EXPONENT
 
 
-BUSY_EXPONENT = 1.0
+# Not 1 (a fair share of what is left): our threads step together, so each step waits for the thread
+# that shares its core, and the others' share is measured while our threads spin-wait and compete, so
+# it reads low (calibrated with bench/busy.py, figures in docs/NOTES.md).
+BUSY_EXPONENT = 1.9
 
 
 def forecast(plan: Plan) -> str:
