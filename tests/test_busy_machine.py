@@ -83,8 +83,9 @@ def test_a_run_says_within_its_first_scale_that_the_cpu_is_busy(slow_machine, pi
 class FakeClock:
     """Seconds that pass only as the objective is evaluated: `slowdown` x the speed model's time."""
 
-    def __init__(self, monkeypatch, slowdown: float):
+    def __init__(self, monkeypatch, slowdown: float, others: float = 0.0):
         self.now, self.slowdown = 1000.0, slowdown
+        monkeypatch.setattr(render.contention, "others_now", lambda meter=None: others)  # not this machine's load
         real = evaluate.loss_and_grad
 
         def timed(objective, x, *args, **kwargs):
@@ -95,10 +96,10 @@ class FakeClock:
         monkeypatch.setattr(render, "clock", lambda: self.now)
 
 
-def _budget_run(pictures, slowdown: float, monkeypatch, share: float = 0.5):
+def _budget_run(pictures, slowdown: float, monkeypatch, share: float = 0.5, others: float = 0.0):
     full = speed.plan_seconds(api.plan(*pictures, size=256), SLOW)
     decided = api.plan(*pictures, size=256, time_budget=share * full)
-    clock = FakeClock(monkeypatch, slowdown)
+    clock = FakeClock(monkeypatch, slowdown, others)
     started = clock.now
     steps = list(api.render(decided))
     return decided, steps, clock.now - started
@@ -123,6 +124,16 @@ def test_a_budget_on_a_much_slower_machine_renders_smaller_and_says_so(slow_mach
     assert steps[-2].side < decided.scales[-1].side  # the top rung was dropped, not cut
     assert steps[-1].image.shape[-2:] == (decided.size[1], decided.size[0])
     assert any("upsampled" in s.note for s in steps)
+
+
+def test_a_budget_on_a_machine_busy_from_the_start_replans_before_the_first_scale(slow_machine, pictures, monkeypatch):
+    """Other programs take a third of the CPU when the run starts: the first scale is already
+    re-planned (fewer iterations), not only the scales after it."""
+    decided, steps, seconds = _budget_run(pictures, speed.busy_slowdown(0.3), monkeypatch, others=0.3)
+    first = decided.scales[0]
+    assert "slower than planned" in steps[0].note
+    assert sum(s.side == first.side for s in steps) < first.iterations
+    assert seconds <= 1.35 * decided.options.time_budget
 
 
 def test_a_budget_on_the_planned_speed_runs_the_plan(slow_machine, pictures, monkeypatch):

@@ -21,22 +21,30 @@ class Budget:
     """The iterations per scale of `plan`, re-planned to end by `deadline` (clock seconds; None: no
     budget, the plan as laid out)."""
 
-    def __init__(self, plan: Plan, deadline: float | None):
+    def __init__(self, plan: Plan, deadline: float | None, others: float = 0.0):
+        """`others`: the share of the CPUs other programs take at the start (`contention`): a busy
+        machine is slower from the first scale on."""
         self.plan, self.deadline = plan, deadline
         self.counts = [s.iterations for s in plan.scales]
         self.speed = speeds.measure(plan.options) if deadline is not None else None
-        self.rate = 1.0  # the last finished scale's seconds over its planned seconds
+        self.rate = speeds.busy_slowdown(others)  # the last finished scale's seconds over its planned seconds
 
     def last(self) -> int:
         """Index of the last scale that will run."""
         return max(k for k, n in enumerate(self.counts) if n > 0 or k == 0)
 
-    def finished(self, k: int, iterations: int, seconds: float) -> None:
-        """Scale `k` ran `iterations` iterations in `seconds`: how fast the machine is now."""
-        if self.speed is None:
+    def finished(self, k: int, iterations: int, seconds: float, steady: float | None = None) -> None:
+        """Scale `k` ran `iterations` iterations in `seconds`, `steady` of them after its first
+        iteration: how fast the machine is now. The iterations after the first count when there are
+        some: a scale's set-up (its targets, a fresh process's first kernels) says little about the
+        scales left."""
+        if self.speed is None or not iterations:
             return
         planned = speeds.scale_seconds(self.plan, k, iterations, self.speed)
-        if iterations and planned > 0:
+        if steady is not None and iterations > 1:
+            planned -= speeds.scale_seconds(self.plan, k, 1, self.speed)
+            seconds = steady
+        if planned > 0:
             self.rate = seconds / planned
 
     def start(self, k: int, now: float) -> str:

@@ -38,7 +38,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
     content, styles = color.prepare(inputs.content, list(inputs.styles), opts.preserve_colors)
     device = network.pick_device(opts.device)
     torch.manual_seed(opts.seed)
-    kept, watch = Budget(plan, clock() + opts.time_budget if opts.time_budget else None), _Watch()
+    kept, watch = _budget(plan, opts.time_budget), _Watch()
     done, inverse_curvature, x, step = 0, 0.0, None, None  # inverse_curvature: the last L-BFGS step scale per pixel
     start = functools.partial(initial_image, opts.init, content, styles, inputs.init, seed=opts.seed)
     for k, scale in enumerate(plan.scales):
@@ -66,7 +66,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
         )  # fmt: skip
         for raw in steps:
             losses.append(raw.loss)
-            local = raw.iteration
+            local, first = raw.iteration, first if local else clock()
             step = dataclasses.replace(
                 raw,
                 iteration=raw.iteration + done,
@@ -83,13 +83,20 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
             if converged(losses, opts.stop_tolerance) or (deadline is not None and clock() >= deadline):
                 break
         _observe(opts, scale, raw, clock() - began, inner is None, meter.others())
-        kept.finished(k, local, clock() - began)
+        kept.finished(k, local, clock() - began, clock() - first if local else None)
         x = raw.image
         inverse_curvature = raw.step_scale / x[0, 0].numel() if math.isfinite(raw.step_scale) else 0.0
         done += local if scale.iterations else 0
         target = steps = None  # not kept while the next scale's objective is built
     if opts.iterations == 0 or step.image.shape[-1] != plan.size[0]:
         yield _at_size(step, plan)
+
+
+def _budget(plan: Plan, seconds: float | None) -> Budget:
+    """The plan's time budget, counted from now; a busy machine (measured now) is slower from the start."""
+    if not seconds:
+        return Budget(plan, None)
+    return Budget(plan, clock() + seconds, contention.others_now())
 
 
 def _at_size(step: Step, plan: Plan) -> Step:
