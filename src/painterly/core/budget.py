@@ -28,27 +28,35 @@ class Budget:
         self.counts = [s.iterations for s in plan.scales]
         self.speed = speeds.measure(plan.options) if deadline is not None else None
         self.rate = speeds.busy_slowdown(others)  # the last finished scale's seconds over its planned seconds
+        self.laps: list[float] = []  # when the running scale's iterations ended (clock seconds)
+        self.began: float | None = None  # when the running scale started (None: resumed)
 
     def last(self) -> int:
         """Index of the last scale that will run."""
         return max(k for k, n in enumerate(self.counts) if n > 0 or k == 0)
 
-    def finished(self, k: int, iterations: int, seconds: float, steady: float | None = None) -> None:
-        """Scale `k` ran `iterations` iterations in `seconds`, `steady` of them after its first
-        iteration: how fast the machine is now. The iterations after the first count when there are
-        some: a scale's set-up (its targets, a fresh process's first kernels) says little about the
-        scales left."""
-        if self.speed is None or not iterations:
+    def lap(self, iteration: int, now: float) -> int:
+        """Iteration `iteration` of the running scale ended at `now` (clock seconds); returns it."""
+        self.laps.append(now)
+        return iteration
+
+    def finished(self, k: int) -> None:
+        """Scale `k` ended: how fast the machine is now, from its second half (its set-up, first line
+        searches and a fresh process's first kernels say little about the scales left)."""
+        laps, began, self.laps, self.began = self.laps, self.began, [], None
+        half = len(laps) // 2
+        if self.speed is None or not laps or not half and began is None:
             return
-        planned = speeds.scale_seconds(self.plan, k, iterations, self.speed)
-        if steady is not None and iterations > 1:
-            planned -= speeds.scale_seconds(self.plan, k, 1, self.speed)
-            seconds = steady
+        if half:
+            seconds, planned = laps[-1] - laps[half - 1], self._seconds(k, len(laps)) - self._seconds(k, half)
+        else:  # one iteration (a deadline stopped it): the whole scale
+            seconds, planned = laps[-1] - began, self._seconds(k, 1)
         if planned > 0:
             self.rate = seconds / planned
 
     def start(self, k: int, now: float) -> str:
         """Re-plan scales k.. to fit the time left at `now`; a note for people when they changed."""
+        self.began = now
         if self.deadline is None or self.rate < SLOWER or k > self.last():
             return ""
         before = list(self.counts)
@@ -71,7 +79,11 @@ class Budget:
 
     def cost(self, k: int, iterations: int) -> float:
         """Seconds scale `k` takes now with `iterations` iterations."""
-        return self.rate * speeds.scale_seconds(self.plan, k, iterations, self.speed)
+        return self.rate * self._seconds(k, iterations)
+
+    def _seconds(self, k: int, iterations: int) -> float:
+        """Seconds scale `k` takes with `iterations` iterations at this machine's measured speed."""
+        return speeds.scale_seconds(self.plan, k, iterations, self.speed)
 
     def _fit(self, k: int, seconds: float) -> list[int]:
         """Iterations for scales k.. that fit in `seconds`: the top's own, then fewer on the lower rungs,

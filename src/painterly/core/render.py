@@ -66,7 +66,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
         )  # fmt: skip
         for raw in steps:
             losses.append(raw.loss)
-            local, first = raw.iteration, first if local else clock()
+            local = kept.lap(raw.iteration, clock())
             step = dataclasses.replace(
                 raw,
                 iteration=raw.iteration + done,
@@ -83,7 +83,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
             if converged(losses, opts.stop_tolerance) or (deadline is not None and clock() >= deadline):
                 break
         _observe(opts, scale, raw, clock() - began, inner is None, meter.others())
-        kept.finished(k, local, clock() - began, clock() - first if local else None)
+        kept.finished(k)
         x = raw.image
         inverse_curvature = raw.step_scale / x[0, 0].numel() if math.isfinite(raw.step_scale) else 0.0
         done += local if scale.iterations else 0
@@ -96,7 +96,10 @@ def _budget(plan: Plan, seconds: float | None) -> Budget:
     """The plan's time budget, counted from now; a busy machine (measured now) is slower from the start."""
     if not seconds:
         return Budget(plan, None)
-    return Budget(plan, clock() + seconds, contention.others_now())
+    # others' share measured while this run waits; with our threads (one per core) competing they
+    # get h / (h + cores) of the CPUs, the share `busy_slowdown` is calibrated on
+    others = contention.others_now()
+    return Budget(plan, clock() + seconds, others / (1 + others))
 
 
 def _at_size(step: Step, plan: Plan) -> Step:
