@@ -56,8 +56,8 @@ class Budget:
 
     def start(self, k: int, now: float) -> str:
         """Re-plan scales k.. to fit the time left at `now`; a note for people when they changed."""
-        self.began = now
-        if self.deadline is None or self.rate < SLOWER or k > self.last():
+        self.began, planned = now, [s.iterations for s in self.plan.scales]
+        if self.deadline is None or k > self.last() or self.rate < SLOWER and self.counts[k:] == planned[k:]:
             return ""
         before = list(self.counts)
         self.counts = self.counts[:k] + self._fit(k, self.deadline - now)
@@ -65,7 +65,8 @@ class Budget:
             return ""
         last, sides = self.last(), [s.side for s in self.plan.scales]
         kept = ", ".join(f"{n} on {sides[j]}" for j, n in enumerate(self.counts) if j >= k and n)
-        note = f"this machine is {self.rate:.1f}x slower than planned: the scales left get {kept} px"
+        speed = f"{self.rate:.1f}x slower than planned" if self.rate >= SLOWER else "faster again"
+        note = f"this machine is {speed}: the scales left get {kept} px"
         if last < len(sides) - 1:
             note += f", and the {sides[last]} px result is upsampled to {sides[-1]} px at the end"
         return note
@@ -87,17 +88,18 @@ class Budget:
 
     def _fit(self, k: int, seconds: float) -> list[int]:
         """Iterations for scales k.. that fit in `seconds`: the top's own, then fewer on the lower rungs,
-        then one rung fewer (0 iterations for the rungs dropped)."""
-        n = len(self.counts)
-        if sum(self.cost(j, self.counts[j]) for j in range(k, n)) <= seconds:
-            return self.counts[k:]
+        then one rung fewer (0 iterations for the rungs dropped). Fitted from the plan's own counts, so
+        time that an earlier, more cautious re-plan left over goes back to the scales left."""
+        counts, n = [s.iterations for s in self.plan.scales], len(self.counts)
+        if sum(self.cost(j, counts[j]) for j in range(k, n)) <= seconds:
+            return counts[k:]
         for last in range(n - 1, k, -1):
-            top = self.counts[last] if last == n - 1 else self.plan.scales[last].iterations
+            top = counts[last]
             room = seconds - self.cost(last, top)
-            planned = sum(self.cost(j, self.counts[j]) for j in range(k, last))
+            planned = sum(self.cost(j, counts[j]) for j in range(k, last))
             if room <= 0 or planned <= 0:
                 continue
-            lower = [max(MIN_ITERATIONS, int(self.counts[j] * min(1.0, room / planned))) for j in range(k, last)]
+            lower = [max(MIN_ITERATIONS, int(counts[j] * min(1.0, room / planned))) for j in range(k, last)]
             while sum(self.cost(j, c) for j, c in zip(range(k, last), lower)) > room and max(lower) > MIN_ITERATIONS:
                 lower = [max(MIN_ITERATIONS, int(c * 0.9)) for c in lower]
             if sum(self.cost(j, c) for j, c in zip(range(k, last), lower)) <= room:
