@@ -45,9 +45,7 @@ def _outputs(out: Path) -> list[Path]:
 def test_every_photo_in_every_style_and_a_re_run_renders_nothing(folder, monkeypatch):
     out = folder / "out"
     argv = ["batch", str(folder / "photos"), "--style", str(folder / "art0.png"), "--style", str(folder / "art1.png")]
-    started = time.monotonic()
     assert main([*argv, "-o", str(out), *TINY]) == 0
-    first = time.monotonic() - started
     outputs = _outputs(out)
     assert len(outputs) == 6 and _report(out)["counts"]["done"] == 6
     for path in outputs:
@@ -57,9 +55,7 @@ def test_every_photo_in_every_style_and_a_re_run_renders_nothing(folder, monkeyp
     stamps = [p.stat().st_mtime_ns for p in outputs]
 
     monkeypatch.setattr(batch, "render_job", lambda *a, **k: pytest.fail("a finished job was rendered again"))
-    started = time.monotonic()
-    assert main([*argv, "-o", str(out), *TINY]) == 0
-    assert time.monotonic() - started < 0.1 * first
+    assert main([*argv, "-o", str(out), *TINY]) == 0  # render_job would fail the test
     assert _report(out)["counts"] == {"done": 0, "skipped": 6, "failed": 0, "not run": 0}
     assert [p.stat().st_mtime_ns for p in _outputs(out)] == stamps
 

@@ -64,7 +64,6 @@ def test_a_worker_killed_mid_batch_loses_no_job_and_a_re_run_renders_nothing(clu
     out = tmp_path / "out"
     argv = ["batch", str(folder), *[a for s in styles for a in ("--style", str(s))], "-o", str(out)]
     argv += ["--size", "64", "--iterations", "20", "-q", "--backend", "ray", "--address", cluster.address]
-    started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "painterly", *argv], stderr=subprocess.PIPE, text=True)
     killed = None
     while killed is None and proc.poll() is None:
@@ -75,7 +74,6 @@ def test_a_worker_killed_mid_batch_loses_no_job_and_a_re_run_renders_nothing(clu
             killed = busy[0].pid
         time.sleep(0.05)
     _, err = proc.communicate(timeout=300)
-    first = time.monotonic() - started
     assert proc.returncode == 0, err
     assert killed is not None and "attempt 1 failed (the Ray worker running it died" in err
 
@@ -87,10 +85,9 @@ def test_a_worker_killed_mid_batch_loses_no_job_and_a_re_run_renders_nothing(clu
         assert batch.finished(path) and path.stem.endswith(images.read_metadata(path)["batch_key"][:12])
 
     monkeypatch.setattr(batch, "render_job", lambda *a, **k: pytest.fail("a finished job was rendered again"))
-    started = time.monotonic()
-    assert main(argv) == 0
-    assert time.monotonic() - started < 0.1 * first
-    assert json.loads((out / "painterly-batch.json").read_text())["counts"]["skipped"] == 12
+    assert main(argv) == 0  # every job skipped: none sent to a worker, none rendered
+    report = json.loads((out / "painterly-batch.json").read_text())
+    assert report["counts"]["skipped"] == 12 and report["counts"]["done"] == 0
 
 
 def test_without_an_address_a_local_cluster_runs_on_loopback_and_is_stopped(photos, tmp_path):
@@ -110,7 +107,7 @@ def test_without_an_address_a_local_cluster_runs_on_loopback_and_is_stopped(phot
             if p.pid not in before and any(a.startswith("ray::") or "/ray/" in a for a in p.info["cmdline"] or [])
         ]
 
-    deadline = time.monotonic() + 30  # Ray's processes take a moment to exit after the shutdown
+    deadline = time.monotonic() + 120  # Ray's processes take a moment to exit after the shutdown, longer when busy
     while left() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert left() == []

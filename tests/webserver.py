@@ -127,6 +127,22 @@ def rss_mib(pid: int) -> float:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
 
 
+def settled_rss_mib(pid: int, timeout: float = 120.0) -> float:
+    """`rss_mib` once the process is idle (under 5 % of a CPU over half a second): a run another
+    test started may still be ending, and a busy machine makes that take longer."""
+    import psutil
+
+    process, end = psutil.Process(pid), time.monotonic() + timeout
+    used = sum(process.cpu_times()[:2])
+    while time.monotonic() < end:
+        time.sleep(0.5)
+        now = sum(process.cpu_times()[:2])
+        if now - used < 0.025:
+            break
+        used = now
+    return rss_mib(pid)
+
+
 def peak_rss_mib(pid: int) -> float:
     """Peak resident memory (VmHWM) of a live process, MiB."""
     with open(f"/proc/{pid}/status") as f:
