@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import artwork_like, photo_like
+from painterly import Options, api
 from painterly.core.matting import Matting
+from painterly.media import images
 
 
 def dense_laplacian(photo: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -50,3 +53,19 @@ def test_a_recoloured_photo_costs_nothing_and_a_painted_one_a_lot():
     painted = (photo + 0.1 * torch.rand(photo.shape, generator=generator)).clamp(0, 1)  # a speckle added
     assert float(term.loss(recoloured)) < 1e-3 * float(term.loss(painted))
     assert float(term.loss(painted)) > 0
+
+
+def test_the_photo_weight_keeps_a_run_a_recoloured_photo(tmp_path):
+    """--photo-weight: the same short photo-to-photo run ends much nearer a locally affine recolouring
+    of the photo (the term's own energy on the result), and off by default."""
+
+    photo, look = tmp_path / "photo.png", tmp_path / "look.png"
+    photo_like(96, 72).save(photo)
+    artwork_like(96, 96).save(look)
+    assert Options().photo_weight == 0
+    energy = {}
+    for w in (0.0, 1e9):
+        out = api.stylize(str(photo), str(look), size=96, iterations=30, init="content", ratio=1e-3, photo_weight=w)
+        term = Matting(images.to_tensor(images.load(str(photo), "photo").resize(out.size)))
+        energy[w] = float(term.loss(images.to_tensor(out)))
+    assert energy[1e9] < 0.5 * energy[0.0]

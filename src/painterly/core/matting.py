@@ -25,17 +25,17 @@ class Matting:
 
     def __init__(self, photo: torch.Tensor, *, radius: int = RADIUS, eps: float = EPS):
         self.radius, self.size = radius, (2 * radius + 1) ** 2
-        guide = photo.detach()
+        guide = photo.detach().double()  # a flat window's inverse covariance is ~|w|/eps: float32 cancels to < 0
         self.guide = guide[0]  # [3,H,W]
         self.mean = self._window_mean(guide)[0]  # [3,h,w] over the valid windows, h = H - 2r
         outer = self._window_mean(guide[:, :, None] * guide[:, None])[0]  # [3,3,h,w]
         covariance = outer - self.mean[:, None] * self.mean[None]
         regular = covariance.permute(2, 3, 0, 1) + eps / self.size * torch.eye(3, device=guide.device)
-        self.inverse = torch.linalg.inv(regular.double()).to(guide.dtype)  # [h,w,3,3]
+        self.inverse = torch.linalg.inv(regular)  # [h,w,3,3]
         self.count = self._windows_holding(torch.ones_like(self.mean[None, :1]))[0, 0]  # [H,W]
 
     def apply(self, p: torch.Tensor) -> torch.Tensor:
-        """M_I p for `p` [C,H,W] (each channel on its own): [C,H,W]."""
+        """M_I p for `p` [C,H,W] float64 (each channel on its own): [C,H,W]."""
         mean_p = self._window_mean(p[:, None])[:, 0]  # [C,h,w]
         mean_ip = self._window_mean(self.guide[None] * p[:, None])  # [C,3,h,w]
         covariance = mean_ip - self.mean[None] * mean_p[:, None]
@@ -47,7 +47,8 @@ class Matting:
 
     def loss(self, image: torch.Tensor) -> torch.Tensor:
         """sum_c V_c^T M_I V_c for `image` [1,C,H,W] (0 for a locally affine recolouring of the photo)."""
-        return (image[0] * self.apply(image[0])).sum()
+        p = image[0].double()
+        return (p * self.apply(p)).sum().to(image.dtype)
 
     def _window_mean(self, x: torch.Tensor) -> torch.Tensor:
         """Mean over each window fully inside the image: [..., H, W] -> [..., H - 2r, W - 2r]."""

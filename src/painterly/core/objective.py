@@ -17,6 +17,7 @@ from ..media import images
 from . import features, losses, network, tiling
 from .features import Features
 from .losses import Losses
+from .matting import Matting
 from .options import Options
 from .sizes import print_balance, style_side
 from .vgg import VGG19
@@ -56,6 +57,7 @@ class Objective:
         temporal: tuple[torch.Tensor, torch.Tensor] | None = None,
         temporal_weight: float = 0.0,
         native_styles: list[torch.Tensor | None] | None = None,
+        matting_weight: float = 0.0,
     ):
         self.net = net
         self.content_layers = content_layers
@@ -68,6 +70,8 @@ class Objective:
         self.tile = tile
         self.temporal = temporal if temporal_weight else None  # (warped previous frame, reliable pixels)
         self.temporal_weight = temporal_weight
+        self.matting = Matting(content) if matting_weight else None  # the photorealism term (DPST)
+        self.matting_weight = matting_weight
         blend = blend or [1.0] * len(styles)
         blend = [b / sum(blend) for b in blend]
         self.content_targets = features.feature_maps(self.features, content, list(content_layers), tile)
@@ -125,12 +129,15 @@ class Objective:
         return Losses(total, float(content.detach()), float(style.detach()), float(pixels.detach()))
 
     def pixel_terms(self, image: torch.Tensor) -> torch.Tensor:
-        """The terms on the pixels themselves (no network): tv_weight * TV + temporal_weight * temporal."""
+        """The terms on the pixels themselves (no network): tv_weight * TV + temporal_weight * temporal
+        + matting_weight * the photorealism term."""
         total = torch.zeros((), device=image.device)
         if self.tv_weight:
             total = total + self.tv_weight * losses.tv_loss(image)
         if self.temporal is not None:
             total = total + self.temporal_weight * losses.temporal_loss(image, *self.temporal)
+        if self.matting is not None:
+            total = total + self.matting_weight * self.matting.loss(image)
         return total
 
 
@@ -175,6 +182,7 @@ def build(
         _temporal_tensors(temporal, size, device),
         options.temporal_weight * balance,
         native_ts,
+        options.photo_weight * balance,
     )
 
 
