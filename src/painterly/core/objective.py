@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,9 @@ from .matting import Matting
 from .options import Options
 from .sizes import print_balance, style_side
 from .vgg import VGG19
+
+if TYPE_CHECKING:
+    from .plan import Inputs, Scale
 
 # An enlarged style's texture is its scan's blur, seen as soft rounded cells at 100% (1024 px output,
 # starry_night downscaled to 400 px: texture distance 0.56, fine band -0.75 log10, against 0.22 / -0.14 with
@@ -58,6 +62,7 @@ class Objective:
         temporal_weight: float = 0.0,
         native_styles: list[torch.Tensor | None] | None = None,
         matting_weight: float = 0.0,
+        style_regions: list[torch.Tensor] | None = None,
     ):
         self.net = net
         self.content_layers = content_layers
@@ -78,7 +83,8 @@ class Objective:
         shape = {layer: _shape(content, layer) for layer in style_layers}
         per_position = []  # per style and layer: the Gram per position, A / M_a
         for k, style in enumerate(styles):
-            per_position.append(self._per_position(style, list(style_layers)))
+            region = style_regions[k] if style_regions else None
+            per_position.append(self._per_position(style, list(style_layers), region))
             if native_styles and native_styles[k] is not None:  # an enlarged style: fine layers from its pixels
                 fine = [layer for layer in style_layers if layer in FINE_LAYERS]
                 per_position[-1].update(self._per_position(native_styles[k], fine))
@@ -94,9 +100,16 @@ class Objective:
                 layer: [_region(m, p[layer]) for m, p in zip(self.masks[layer], per_position)] for layer in style_layers
             }
 
-    def _per_position(self, style: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-        g = features.grams(self.features, style, layers, self.tile)
-        return {layer: g[layer] / math.prod(_shape(style, layer)) for layer in layers}
+    def _per_position(
+        self, style: torch.Tensor, layers: list[str], region: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The style's Gram per position at `layers`: of the whole image, or of `region` ([H,W] 0..1)."""
+        if region is None:
+            g = features.grams(self.features, style, layers, self.tile)
+            return {layer: g[layer] / math.prod(_shape(style, layer)) for layer in layers}
+        maps = features.feature_maps(self.features, style, layers, self.tile)
+        masks = {layer: _resize_mask(region, _shape(style, layer)) for layer in layers}
+        return {layer: losses.gram(maps[layer], m) / float(m.sum().clamp(min=1e-6)) for layer, m in masks.items()}
 
     def regions(self, layer: str) -> list[tuple[torch.Tensor | None, torch.Tensor, float]]:
         """Where the style is matched at `layer`, one entry per region: (the region's weights [H_l,W_l],
@@ -150,11 +163,17 @@ def build(
     masks: Sequence[Image.Image] | None = None,
     tile: int = 0,
     temporal: tuple[Image.Image, Image.Image] | None = None,
+    regions: Sequence[tuple[Image.Image, Image.Image]] | None = None,
 ) -> Objective:
     """The objective for an output of `size` (W, H): the content (and masks) resized to it, the
     styles to `size`'s long side x style_scale (see `sizes.style_side`); images larger than
     `tile` px (> 0) go through the network tile by tile. `temporal` (video): the previous stylised
-    frame warped onto this one and where that can be trusted (L image, white = reliable)."""
+    frame warped onto this one and where that can be trusted (L image, white = reliable). `regions`
+    (--labels, one style): each photo region matched to its style region's Gram."""
+    style_regions = None
+    if regions:
+        styles, masks = [styles[0]] * len(regions), [photo.convert("RGB") for photo, _ in regions]
+        style_regions = [look for _, look in regions]
     layers = list(options.content_layers) + list(options.style_layers)
     net = network.build(options, layers, device)
     content_t = images.to_tensor(content.resize(size, images.RESAMPLE)).to(device)
@@ -183,7 +202,27 @@ def build(
         options.temporal_weight * balance,
         native_ts,
         options.photo_weight * balance,
+        _style_masks(style_regions, style_ts),
     )
+
+
+def for_scale(
+    inputs: Inputs, content: Image.Image, styles: Sequence[Image.Image], options: Options, scale: Scale, device
+) -> Objective:
+    """`build` for one scale of a plan: `content` and `styles` as the run prepared them, the masks,
+    video frames and paired regions from `inputs`."""
+    masks, temporal = inputs.masks, inputs.temporal
+    return build(content, styles, options, scale.size, device, masks, scale.tile, temporal, inputs.regions)
+
+
+def _style_masks(regions: list[Image.Image] | None, styles: list[torch.Tensor]) -> list[torch.Tensor] | None:
+    """Each style region ("L") as [H,W] 0..1 at its style tensor's size, or None."""
+    if regions is None:
+        return None
+    return [
+        images.to_tensor(r.convert("RGB").resize((s.shape[3], s.shape[2]), Image.BILINEAR))[0, 0].to(s.device)
+        for r, s in zip(regions, styles)
+    ]
 
 
 def _temporal_tensors(

@@ -128,6 +128,11 @@ class Options:
         None, "paths", "one per style image, in order: where that style goes (white = region); repeat the flag "
         "(default: every style everywhere)", LOSS, flag="--style-mask", metavar="PNG", reads=STILLS,
     )  # fmt: skip
+    labels: tuple[str, ...] | None = option(
+        None, "paths", "photo to photo: two label images, the photo's then the style's (one colour = one region, "
+        "as Deep Photo Style Transfer's masks): each region of the photo takes the look of the style's region "
+        "of the same colour; give the flag twice", LOSS, flag="--labels", metavar="PNG", reads=STILLS,
+    )  # fmt: skip
     tv_weight: float = option(
         20.0, "float", "total-variation smoothing weight; removes the fine weave and speckle that matching the "
         "style's Grams leaves on smooth areas (the paper uses none)", LOSS, metavar="W",

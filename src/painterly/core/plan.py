@@ -13,7 +13,7 @@ from PIL import Image
 
 from ..errors import InputImageError, OptionsError, ResourceError
 from ..media import images
-from . import ladder, network, resources, tiling
+from . import ladder, network, regions, resources, tiling
 from .ladder import MULTISCALE_FROM, PRINT_DETAIL
 from .options import INITS, Options
 from .sizes import MIN_SIDE, output_size, style_side
@@ -50,6 +50,7 @@ class Inputs:
     masks: tuple[Image.Image, ...] | None = None  # one per style: white = where that style goes
     init: Image.Image | None = None  # the start image, when `init` names a file (or, in a video, a frame)
     temporal: tuple[Image.Image, Image.Image] | None = None  # video: the previous result warped, reliable px
+    regions: tuple[tuple[Image.Image, Image.Image], ...] | None = None  # --labels' (photo, style) region pairs
 
 
 def load_inputs(content: images.ImageSource, style, options: Options, max_pixels: int = images.MAX_PIXELS) -> Inputs:
@@ -74,6 +75,7 @@ def load_inputs(content: images.ImageSource, style, options: Options, max_pixels
         tuple(images.describe(s) for s in sources),
         masks,
         init,
+        regions=regions.from_files(options.labels, content_image, styles),
     )
 
 

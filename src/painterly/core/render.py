@@ -48,7 +48,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
         if k > kept.last():
             break  # the budget ends the run a rung lower
         scale = dataclasses.replace(scale, iterations=kept.counts[k])
-        target = objective.build(content, styles, opts, scale.size, device, inputs.masks, scale.tile, inputs.temporal)
+        target = objective.for_scale(inputs, content, styles, opts, scale, device)
         inner = None
         if resume is not None:  # k == the checkpoint's scale: its state (loaded on the CPU) on our device
             inner, done, x = resume["iterate"], resume["done"], resume["iterate"]["x"].to(device)

@@ -1,0 +1,90 @@
+"""Paired regions for photo to photo (issue "Photo look transfer"): label images, one colour per
+region, pair the photo's regions with the style's; bad or mismatched label images get one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from conftest import photo_like
+from painterly import api
+from painterly.core import regions
+from painterly.core.presets import with_preset
+from painterly.errors import InputImageError
+from painterly.frontends.cli import main
+
+RED, BLUE, GREEN = (200, 30, 30), (30, 30, 200), (30, 200, 30)
+
+
+def halves(size: tuple[int, int], left: tuple, right: tuple, blur: float = 0) -> Image.Image:
+    """A label image: `left` colour on the left half, `right` on the right (edges blurred by `blur` px)."""
+    image = Image.new("RGB", size, left)
+    image.paste(right, (size[0] // 2, 0, size[0], size[1]))
+    return image.filter(ImageFilter.GaussianBlur(blur)) if blur else image
+
+
+def look(size: tuple[int, int]) -> Image.Image:
+    """A style photo: red textured left half, blue textured right half."""
+    rng = np.random.default_rng(0)
+    pixels = np.zeros((size[1], size[0], 3))
+    pixels[:, : size[0] // 2] = RED
+    pixels[:, size[0] // 2 :] = BLUE
+    return Image.fromarray((pixels + rng.normal(0, 12, pixels.shape)).clip(0, 255).astype(np.uint8))
+
+
+def test_blurred_label_edges_join_the_nearest_label_and_regions_pair_by_colour():
+    photo = halves((80, 60), RED, BLUE, blur=2)  # anti-aliased: dozens of in-between colours
+    style = halves((100, 50), BLUE, RED)
+    pairs = regions.paired(photo, style, (80, 60), (100, 50))
+    assert len(pairs) == 2  # every pixel in one of the two regions: no rest
+    (photo_red, style_red), (photo_blue, style_blue) = sorted(pairs, key=lambda p: -np.asarray(p[0])[:, 0].mean())
+    assert np.asarray(photo_red)[:, :38].all() and not np.asarray(photo_red)[:, 42:].any()
+    assert np.asarray(style_red)[:, 52:].all() and not np.asarray(style_red)[:, :48].any()
+
+
+def test_a_label_only_the_photo_has_takes_the_whole_style():
+    pairs = regions.paired(halves((80, 60), RED, GREEN), halves((80, 60), RED, BLUE), (80, 60), (80, 60))
+    assert len(pairs) == 2 and np.asarray(pairs[-1][1]).all()  # green pixels: the whole style
+
+
+@pytest.mark.parametrize(
+    ("photo", "style", "message"),
+    [
+        (halves((80, 60), RED, BLUE), halves((60, 80), RED, BLUE), "the shapes differ"),
+        (halves((80, 60), RED, RED), halves((80, 60), BLUE, BLUE), "share no region"),
+    ],
+)
+def test_mismatched_label_images_are_refused_in_one_line(photo, style, message):
+    with pytest.raises(InputImageError, match=message):
+        regions.paired(photo, style, (80, 60), (80, 60))
+
+
+def test_labels_need_two_files_and_a_photo_and_style_the_cli_says_so(tmp_path, capsys):
+    photo, style, labels = tmp_path / "p.png", tmp_path / "s.png", tmp_path / "l.png"
+    photo_like(80, 60).save(photo)
+    look((80, 60)).save(style)
+    halves((80, 60), RED, BLUE).save(labels)
+    assert main([str(photo), str(style), "-o", str(tmp_path / "o.png"), "--labels", str(labels)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("painterly: error:") and "two label images" in err and "\n" not in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_each_photo_region_takes_the_look_of_its_style_region(tmp_path):
+    """The photo's left half is labelled as the style's red half, its right as the blue half (the style
+    has them the other way round in its label image): the output's left half turns red, its right blue;
+    without labels the whole style's mix goes everywhere."""
+    photo, style, photo_labels, style_labels = (tmp_path / f"{n}.png" for n in ("p", "s", "lp", "ls"))
+    photo_like(80, 60).save(photo)
+    look((80, 60)).save(style)
+    halves((80, 60), GREEN, BLUE).save(photo_labels)
+    halves((80, 60), GREEN, BLUE).save(style_labels)  # the style's left (red) is "green", its right "blue"
+    options = with_preset("photoreal", {"size": 80, "iterations": 40, "ratio": 1e-3})
+    paired = np.asarray(
+        api.stylize(str(photo), str(style), options.replace(labels=(str(photo_labels), str(style_labels)))), float
+    )
+    whole = np.asarray(api.stylize(str(photo), str(style), options), float)
+    redness = lambda a: (a[..., 0] - a[..., 2]).mean()  # noqa: E731
+    assert redness(paired[:, :36]) > redness(paired[:, 44:]) + 40
+    assert abs(redness(whole[:, :36]) - redness(whole[:, 44:])) < redness(paired[:, :36]) - redness(paired[:, 44:])
