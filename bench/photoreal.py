@@ -5,7 +5,7 @@ result), painterly's renders at 700 px and DPST's result, scored by ../shared/to
 (wall over this machine's pass, timed in the same run) and peak RSS; each render in a fresh process.
 
     .venv/bin/python bench/photoreal.py
-    .venv/bin/python bench/photoreal.py --pairs 4 --configs photoreal,'photoreal:{"photo_weight": 0}' --keep /tmp/pr
+    .venv/bin/python bench/photoreal.py --configs 'photoreal,photoreal:{"labels": "pair"},:{"size": 512}' --keep /tmp/pr
 """
 
 from __future__ import annotations
@@ -36,10 +36,14 @@ print(json.dumps(dict(wall=time.perf_counter() - t0, iterations=last.iteration,
 """
 
 
-def render(photo: Path, look: Path, out: Path, config: str, size: int) -> dict:
-    """One render of `config` ('PRESET' or 'PRESET:{json changes}') in a fresh process: wall, RSS."""
+def render(n: str, out: Path, config: str, size: int) -> dict:
+    """One render of pair `n` with `config` ('PRESET' or 'PRESET:{json changes}'; "labels": "pair" takes
+    the pair's label images; an empty PRESET is the default) in a fresh process: wall, RSS."""
     preset, _, changes = config.partition(":")
-    extra = json.dumps({"size": size, **json.loads(changes or "{}")})
+    values = {"size": size, **json.loads(changes or "{}")}
+    if values.get("labels") == "pair":
+        values["labels"] = [str(PHOTOS / f"seg_in{n}.png"), str(PHOTOS / f"seg_tar{n}.png")]
+    photo, look, extra = PHOTOS / f"in{n}.png", PHOTOS / f"tar{n}.png", json.dumps(values)
     done = subprocess.run([sys.executable, "-c", RENDER, str(photo), str(look), str(out), preset, extra],
                           capture_output=True, text=True)  # fmt: skip
     if done.returncode:
@@ -79,7 +83,7 @@ def main() -> None:
             runs = {}
             for k, config in enumerate(configs):
                 out = folder / f"pair{n}-{k}.png"
-                runs[config] = (out, render(PHOTOS / f"in{n}.png", PHOTOS / f"tar{n}.png", out, config, args.size))
+                runs[config] = (out, render(n, out, config, args.size))
             outputs = [out for out, _ in runs.values()] + [PHOTOS / f"dpst{n}.png"]
             for (config, (_, run)), s in zip([*runs.items(), ("DPST (published)", (None, None))], scores(n, outputs)):
                 timing = ["-"] * 4

@@ -223,9 +223,10 @@ def parsed(*argv):
 
 def test_presets_apply_and_explicit_flags_win(capsys):
     photoreal = parsed("--preset", "photoreal")
-    assert photoreal.init == "content" and photoreal.ratio == pytest.approx(1e-1) and photoreal.tv_weight == 1.0
-    assert parsed("--preset", "photoreal", "--init", "noise", "--ratio", "1e-3").init == "noise"
-    assert parsed("--preset", "photoreal", "--ratio", "1e-3").ratio == pytest.approx(1e-3)
+    assert photoreal.init == "content" and photoreal.ratio == pytest.approx(1e-3) and photoreal.tv_weight == 1.0
+    assert photoreal.photo_weight == 1e8
+    assert parsed("--preset", "photoreal", "--init", "noise", "--ratio", "1e-2").init == "noise"
+    assert parsed("--preset", "photoreal", "--ratio", "1e-2").ratio == pytest.approx(1e-2)
     paper = parsed("--preset", "paper")
     assert schedule(paper) == [(512, 1000)]
     assert parsed("--no-multiscale", "--time-budget", "30").time_budget == 30

@@ -39,10 +39,10 @@ def test_photoreal_preset_and_the_fig7_tile_weigh_the_losses_alike():
     preset = with_preset("photoreal")
     tile = figures.figure7(Path("photo.png"), Path("look.png")).tiles[-1]
     rendered = tiles.tile_options(Options(), tile)
-    for name in ("content_weight", "style_weight", "tv_weight", "init"):
+    for name in ("content_weight", "style_weight", "tv_weight", "photo_weight", "init"):
         assert getattr(rendered, name) == getattr(preset, name), name
     cli = flags.options_from(render.parser().parse_args(["c", "s", "-o", "o.png", "--preset", "photoreal"]))
-    assert (cli.content_weight, cli.style_weight, cli.tv_weight) == (1.0, 10.0, 1.0)
+    assert (cli.content_weight, cli.style_weight, cli.tv_weight, cli.photo_weight) == (1.0, 1000.0, 1.0, 1e8)
 
 
 def test_metadata_records_the_size_rendered_after_auto_size(tmp_path, content_path, style_path):
