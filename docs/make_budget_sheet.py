@@ -11,32 +11,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from sheet import cell, save_grid
 
 ROW = 200  # px: the height of each row
 RUNS = (("0.5", "idle"), ("0.25", "idle"), ("0.5", "busy"), ("0.25", "busy"))
 
 
-def cell(path: Path) -> Image.Image:
-    image = Image.open(path).convert("RGB")
-    return image.resize((round(image.width * ROW / image.height), ROW), Image.Resampling.LANCZOS)
-
-
 def main() -> None:
     folder, pairs = Path(sys.argv[1]), [pair.split(":") for pair in sys.argv[2:]]
     titles = [f"1/{round(1 / float(share))} of the estimate, {machine}" for share, machine in RUNS]
-    rows = [[cell(folder / f"{photo}-{art}-{share}-{machine}.png") for share, machine in RUNS] for photo, art in pairs]
-    widths = [max(row[k].width for row in rows) for k in range(len(RUNS))]
-    sheet = Image.new("RGB", (sum(widths) + 8 * (len(widths) - 1), 24 + len(rows) * (ROW + 8)), "white")
-    draw = ImageDraw.Draw(sheet)
-    x = 0
-    for k, title in enumerate(titles):
-        draw.text((x + 4, 6), title, fill="black")
-        for r, row in enumerate(rows):
-            sheet.paste(row[k], (x, 24 + r * (ROW + 8)))
-        x += widths[k] + 8
-    out = Path(__file__).resolve().parent / "budget-sheet.jpg"
-    sheet.save(out, quality=88)
+    names = [[f"{photo}-{art}-{share}-{machine}.png" for share, machine in RUNS] for photo, art in pairs]
+    rows = [[cell(folder / name, ROW) for name in row] for row in names]
+    out = save_grid(rows, titles, Path(__file__).resolve().parent / "budget-sheet.jpg")
     print(out)
 
 

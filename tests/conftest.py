@@ -57,3 +57,27 @@ def style_path(tmp_path):
     path = tmp_path / "style.png"
     artwork_like().save(path)
     return path
+
+
+SLOW_PASS = dict(fixed=0.05, per_pixel=2e-5, load=2.0, setting="a slow test machine")  # ~4 s a pass
+
+
+@pytest.fixture
+def slow_machine(monkeypatch):
+    """This machine measured as a slow one (4 s a pass), without timing anything or caching a speed."""
+    from painterly.core import speed
+
+    slow = speed.Speed(**SLOW_PASS)
+    monkeypatch.setattr(speed, "measure", lambda options: slow)
+    monkeypatch.setattr(speed, "measured", lambda options: True)
+    monkeypatch.setattr(speed, "observe", lambda *a, **k: None)
+    return slow
+
+
+@pytest.fixture
+def pictures(tmp_path):
+    """A 400x300 photo and a 300x300 artwork as files: (photo path, artwork path)."""
+    photo, art = tmp_path / "photo.png", tmp_path / "art.png"
+    photo_like(400, 300).save(photo)
+    artwork_like(300, 300).save(art)
+    return str(photo), str(art)

@@ -8,28 +8,12 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from conftest import artwork_like, photo_like
+from conftest import SLOW_PASS, artwork_like, photo_like
 from painterly import Options, api
 from painterly.core import contention, evaluate, network, render, speed
 from painterly.frontends.cli import main
 
-SLOW = speed.Speed(fixed=0.05, per_pixel=2e-5, load=2.0, setting="a slow test machine")  # ~4 s a pass
-
-
-@pytest.fixture
-def slow_machine(monkeypatch):
-    monkeypatch.setattr(speed, "measure", lambda options: SLOW)
-    monkeypatch.setattr(speed, "measured", lambda options: True)
-    monkeypatch.setattr(speed, "observe", lambda *a, **k: None)
-    return SLOW
-
-
-@pytest.fixture
-def pictures(tmp_path):
-    photo, art = tmp_path / "photo.png", tmp_path / "art.png"
-    photo_like(400, 300).save(photo)
-    artwork_like(300, 300).save(art)
-    return str(photo), str(art)
+SLOW = speed.Speed(**SLOW_PASS)
 
 
 # -- 1. the speed cache holds this machine's idle speed

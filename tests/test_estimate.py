@@ -7,29 +7,13 @@ import json
 
 import pytest
 
-from conftest import artwork_like, photo_like
+from conftest import SLOW_PASS, artwork_like, photo_like
 from painterly import Options, api
 from painterly.core import network, speed
 from painterly.core.plan import MIN_ITERATIONS
 from painterly.frontends.cli import main
 
-SLOW = speed.Speed(fixed=0.05, per_pixel=2e-5, load=2.0, setting="a slow test machine")  # ~4 s a pass
-
-
-@pytest.fixture
-def slow_machine(monkeypatch):
-    """This machine measured as a slow one (4 s a pass), without timing anything."""
-    monkeypatch.setattr(speed, "measure", lambda options: SLOW)
-    monkeypatch.setattr(speed, "measured", lambda options: True)
-    return SLOW
-
-
-@pytest.fixture
-def pictures(tmp_path):
-    photo, art = tmp_path / "photo.png", tmp_path / "art.png"
-    photo_like(400, 300).save(photo)
-    artwork_like(300, 300).save(art)
-    return str(photo), str(art)
+SLOW = speed.Speed(**SLOW_PASS)
 
 
 def test_show_plan_gives_the_time_on_this_machine_not_a_fixed_model(slow_machine, pictures, tmp_path, capsys):
