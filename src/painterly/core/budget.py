@@ -11,6 +11,7 @@ budget by at most the misjudged part of one scale.
 
 from __future__ import annotations
 
+from . import contention
 from . import speed as speeds
 from .plan import MIN_ITERATIONS, Plan
 
@@ -40,9 +41,11 @@ class Budget:
         self.laps.append(now)
         return iteration
 
-    def finished(self, k: int) -> None:
-        """Scale `k` ended: how fast the machine is now, from its second half (its set-up, first line
-        searches and a fresh process's first kernels say little about the scales left)."""
+    def finished(self, k: int, others: float = 0.0) -> None:
+        """Scale `k` ended while other programs took `others` of the CPUs: how fast the machine is now,
+        from its second half (its set-up, first line searches and a fresh process's first kernels say
+        little about the scales left). On a busy machine at most the calibrated `busy_slowdown`: a
+        small scale suffers more from sharing the CPU than the larger ones after it."""
         laps, began, self.laps, self.began = self.laps, self.began, [], None
         half = len(laps) // 2
         if self.speed is None or not laps or not half and began is None:
@@ -53,6 +56,8 @@ class Budget:
             seconds, planned = laps[-1] - began, self._seconds(k, 1)
         if planned > 0:
             self.rate = seconds / planned
+            if others > contention.BUSY:
+                self.rate = min(self.rate, speeds.busy_slowdown(others))
 
     def start(self, k: int, now: float) -> str:
         """Re-plan scales k.. to fit the time left at `now`; a note for people when they changed."""
