@@ -7,6 +7,7 @@ only outside CI when Chromium is missing (.ci/run installs it).
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -214,12 +215,7 @@ def test_a_second_user_waits_in_line_and_cancel_keeps_the_best_image(server, inp
     second.find_element(By.ID, "cancel").click()
     wait_for(lambda: status_text(second).startswith("Cancelled"), 30, "the second cancel")
     server_process = psutil.Process(proc.pid)
-
-    def idle_for_a_second() -> bool:  # under 0.3 s of CPU in 1 s: no run is left going
-        before = sum(server_process.cpu_times()[:2])
-        time.sleep(1)
-        return sum(server_process.cpu_times()[:2]) - before < 0.3
-
+    idle_for_a_second = functools.partial(webserver.idle, server_process, 1.0, 0.3)  # no run is left going
     wait_for(idle_for_a_second, 30, "the server to go idle after both cancels", every=0)
 
 

@@ -127,19 +127,21 @@ def rss_mib(pid: int) -> float:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
 
 
+def idle(process, seconds: float, cpu_seconds: float) -> bool:
+    """Whether `process` (psutil) used under `cpu_seconds` of CPU in the next `seconds` (it waits them)."""
+    before = sum(process.cpu_times()[:2])
+    time.sleep(seconds)
+    return sum(process.cpu_times()[:2]) - before < cpu_seconds
+
+
 def settled_rss_mib(pid: int, timeout: float = 120.0) -> float:
     """`rss_mib` once the process is idle (under 5 % of a CPU over half a second): a run another
     test started may still be ending, and a busy machine makes that take longer."""
     import psutil
 
     process, end = psutil.Process(pid), time.monotonic() + timeout
-    used = sum(process.cpu_times()[:2])
-    while time.monotonic() < end:
-        time.sleep(0.5)
-        now = sum(process.cpu_times()[:2])
-        if now - used < 0.025:
-            break
-        used = now
+    while time.monotonic() < end and not idle(process, 0.5, 0.025):
+        pass
     return rss_mib(pid)
 
 

@@ -26,7 +26,8 @@ class Budget:
         """`others`: the share of the CPUs other programs take at the start (`contention`): a busy
         machine is slower from the first scale on."""
         self.plan, self.deadline = plan, deadline
-        self.counts = [s.iterations for s in plan.scales]
+        self.planned = [s.iterations for s in plan.scales]  # the plan's own counts, never re-planned
+        self.counts = list(self.planned)
         self.speed = speeds.measure(plan.options) if deadline is not None else None
         self.rate = speeds.busy_slowdown(others)  # the last finished scale's seconds over its planned seconds
         self.laps: list[float] = []  # when the running scale's iterations ended (clock seconds)
@@ -61,8 +62,8 @@ class Budget:
 
     def start(self, k: int, now: float) -> str:
         """Re-plan scales k.. to fit the time left at `now`; a note for people when they changed."""
-        self.began, planned = now, [s.iterations for s in self.plan.scales]
-        if self.deadline is None or k > self.last() or self.rate < SLOWER and self.counts[k:] == planned[k:]:
+        self.began = now
+        if self.deadline is None or k > self.last() or self.rate < SLOWER and self.counts[k:] == self.planned[k:]:
             return ""
         before = list(self.counts)
         self.counts = self.counts[:k] + self._fit(k, self.deadline - now)
@@ -95,7 +96,7 @@ class Budget:
         """Iterations for scales k.. that fit in `seconds`: the top's own, then fewer on the lower rungs,
         then one rung fewer (0 iterations for the rungs dropped). Fitted from the plan's own counts, so
         time that an earlier, more cautious re-plan left over goes back to the scales left."""
-        counts, n = [s.iterations for s in self.plan.scales], len(self.counts)
+        counts, n = self.planned, len(self.planned)
         if sum(self.cost(j, counts[j]) for j in range(k, n)) <= seconds:
             return counts[k:]
         for last in range(n - 1, k, -1):

@@ -82,8 +82,8 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
                 yield step
             if converged(losses, opts.stop_tolerance) or (deadline is not None and clock() >= deadline):
                 break
-        _observe(opts, scale, raw, clock() - began, inner is None, meter.others())
-        kept.finished(k, meter.others())
+        _observe(opts, scale, raw, clock() - began, inner is None, others := meter.others())
+        kept.finished(k, others)  # the same share: a scale is busy for the cache and the budget alike
         x = raw.image
         inverse_curvature = raw.step_scale / x[0, 0].numel() if math.isfinite(raw.step_scale) else 0.0
         done += local if scale.iterations else 0
