@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageFilter
 
 from conftest import photo_like
-from painterly import api
-from painterly.core import regions
+from painterly import Options, api
+from painterly.core import objective, regions
 from painterly.core.presets import with_preset
 from painterly.errors import InputImageError
 from painterly.frontends.cli import main
@@ -88,3 +89,13 @@ def test_each_photo_region_takes_the_look_of_its_style_region(tmp_path):
     redness = lambda a: (a[..., 0] - a[..., 2]).mean()  # noqa: E731
     assert redness(paired[:, :36]) > redness(paired[:, 44:]) + 40
     assert abs(redness(whole[:, :36]) - redness(whole[:, 44:])) < redness(paired[:, :36]) - redness(paired[:, 44:])
+
+
+def test_an_enlarged_style_keeps_its_regions_in_the_fine_layers():
+    """A style smaller than the output takes its fine layers' Grams from its own pixels: per region
+    too, not the whole style's (the red region's conv1_1 Gram is not the blue one's)."""
+    small = look((40, 30))  # enlarged 2x for an 80 px output
+    pairs = regions.paired(halves((80, 60), RED, BLUE), halves((40, 30), RED, BLUE), (80, 60), (40, 30))
+    target = objective.build(photo_like(80, 60), [small], Options(), (80, 60), torch.device("cpu"), regions=pairs)
+    (_, red, red_mass), (_, blue, blue_mass) = target.regions("conv1_1")
+    assert not torch.allclose(red / red_mass, blue / blue_mass, rtol=0.05)

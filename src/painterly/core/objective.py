@@ -87,7 +87,7 @@ class Objective:
             per_position.append(self._per_position(style, list(style_layers), region))
             if native_styles and native_styles[k] is not None:  # an enlarged style: fine layers from its pixels
                 fine = [layer for layer in style_layers if layer in FINE_LAYERS]
-                per_position[-1].update(self._per_position(native_styles[k], fine))
+                per_position[-1].update(self._per_position(native_styles[k], fine, region))
         self.style_targets = {
             layer: losses.scaled_gram(sum(b * p[layer] for b, p in zip(blend, per_position)), math.prod(shape[layer]))
             for layer in style_layers
