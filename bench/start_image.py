@@ -23,29 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from passes import SHARED, child, cpu, pass_time, scored
-
-# Shared images and scikit-image's photos, with three different artworks.
-PAIRS = (
-    ("tubingen", "starry_night"),
-    ("tubingen", "the_scream"),
-    ("chelsea", "starry_night"),
-    ("astronaut", "shipwreck"),
-    ("coffee", "the_scream"),
-    ("rocket", "shipwreck"),
-)
-
-
-def image_path(name: str, folder: Path) -> str:
-    """A shared image's path, or a scikit-image photo written as PNG into `folder`."""
-    shared = SHARED / "images" / f"{name}.jpg"
-    if shared.exists():
-        return str(shared)
-    from painterly.media import samples
-
-    path = folder / f"{name}.png"
-    samples.photo(name).save(path)
-    return str(path)
+from passes import PAIRS, child, cpu, image_path, pass_time, scored
 
 
 def start_image(kind: str, content: str, style: str, folder: Path) -> str | None:
