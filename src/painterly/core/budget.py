@@ -6,7 +6,9 @@ Re-planned, best first: the lower rungs get fewer iterations (each at least MIN_
 top scale still does not fit, the run ends one rung lower, with that rung's own planned
 iterations, and the result is upsampled to the size asked for (the run says so). A lower rung
 still stops at its share of the time left; the top scale runs to its end, so a run overshoots its
-budget by at most the misjudged part of one scale.
+budget by at most the misjudged part of one scale. When a plan was cut to fit the budget and time is
+left as the top scale starts (the machine was faster than the cautious plan), the top scale takes it:
+iterations past its planned ones until the budget ends (the last iterations sharpen the picture most).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class Budget:
         self.rate = speeds.busy_slowdown(others)  # the last finished scale's seconds over its planned seconds
         self.laps: list[float] = []  # when the running scale's iterations ended (clock seconds)
         self.began: float | None = None  # when the running scale started (None: resumed)
+        self.until: float | None = None  # when the running scale stops (clock seconds; None: at its count)
+        self.floor = 0  # iterations the running scale makes before `until` may stop it
 
     def last(self) -> int:
         """Index of the last scale that will run."""
@@ -61,9 +65,28 @@ class Budget:
                 self.rate = min(self.rate, speeds.busy_slowdown(others))
 
     def start(self, k: int, now: float) -> str:
-        """Re-plan scales k.. to fit the time left at `now`; a note for people when they changed."""
+        """Re-plan scales k.. to fit the time left at `now`, and set when scale k stops; a note for people
+        when the counts changed."""
         self.began = now
-        if self.deadline is None or k > self.last() or self.rate < SLOWER and self.counts[k:] == self.planned[k:]:
+        if self.deadline is None or k > self.last():
+            return ""
+        note = self._replan(k, now)
+        if k == self.last():  # the top: never cut; a plan cut for the budget takes the time left
+            self.until, self.floor = self.deadline, self.counts[k]
+            if self.plan.budget_cut:
+                note = "; ".join(filter(None, (note, self._fill(k, now))))
+        else:  # a lower rung: at its share of the time left
+            left = [self.cost(j, self.counts[j]) for j in range(k, self.last() + 1)]
+            self.until, self.floor = now + max(0.0, self.deadline - now) * left[0] / max(sum(left), 1e-9), 0
+        return note
+
+    def over(self, iterations: int, now: float) -> bool:
+        """Whether the running scale stops after `iterations` of its iterations, at `now` (clock seconds)."""
+        return self.until is not None and now >= self.until and iterations >= self.floor
+
+    def _replan(self, k: int, now: float) -> str:
+        """Re-plan scales k.. to fit the time left at `now`; a note for people when they changed."""
+        if self.rate < SLOWER and self.counts[k:] == self.planned[k:]:
             return ""
         before = list(self.counts)
         self.counts = self.counts[:k] + self._fit(k, self.deadline - now)
@@ -77,12 +100,15 @@ class Budget:
             note += f", and the {sides[last]} px result is upsampled to {sides[-1]} px at the end"
         return note
 
-    def deadline_of(self, k: int, now: float) -> float | None:
-        """When scale `k` must stop: a lower rung at its share of the time left; the top never."""
-        if self.deadline is None or k >= self.last():
-            return None
-        left = [self.cost(j, self.counts[j]) for j in range(k, self.last() + 1)]
-        return now + max(0.0, self.deadline - now) * left[0] / max(sum(left), 1e-9)
+    def _fill(self, k: int, now: float) -> str:
+        """Give the top scale `k` the iterations that fit in the time left; a note when it gets more."""
+        each = max(self.cost(k, 1) - self.cost(k, 0), 1e-9)
+        fit = int((self.deadline - now - self.cost(k, 0)) / each)
+        if fit <= self.counts[k]:
+            return ""
+        planned, self.counts[k] = self.counts[k], fit
+        side = self.plan.scales[k].side
+        return f"time is left in the budget: the {side} px scale takes up to {fit} iterations ({planned} planned)"
 
     def cost(self, k: int, iterations: int) -> float:
         """Seconds scale `k` takes now with `iterations` iterations."""

@@ -102,6 +102,7 @@ class Plan:
     seconds: float  # estimated seconds on a 2-core AVX2 CPU (fixed model; `speed.plan_seconds` measures)
     notes: tuple[str, ...] = ()  # what the user must know before the run (size, memory), one line each
     hints: tuple[str, ...] = ()  # advice: the run will probably not give the picture wanted
+    budget_cut: bool = False  # cut to fit a time budget (`speed.decide`): the top scale may take the time left
 
     @property
     def size(self) -> tuple[int, int]:

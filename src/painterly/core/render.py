@@ -58,7 +58,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
             x = start(scale.size, blend=opts.style_blend_weights).to(device) if x is None else upsample(x, scale.size)
             if opts.balance_layers:
                 evaluate.balance(target, x)
-        deadline, losses, local, meter = kept.deadline_of(k, clock()), [], 0, contention.Meter()
+        losses, local, meter = [], 0, contention.Meter()
         steps = iterate(  # a line search first only from the initial image; an upsampled one starts at a
             # step from the scale below (L-BFGS' step scale grows with the pixel count: a per-pixel mean)
             target, x, scale.iterations, opts.optimizer, opts.lr, scale.history, inner, opts.line_search,
@@ -80,7 +80,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
                 step = dataclasses.replace(step, image=color.combine_luminance(raw.image, inputs.content))
             if scale.iterations:
                 yield step
-            if converged(losses, opts.stop_tolerance) or (deadline is not None and clock() >= deadline):
+            if converged(losses, opts.stop_tolerance) or kept.over(local, clock()):
                 break
         _observe(opts, scale, raw, clock() - began, inner is None, others := meter.others())
         kept.finished(k, others)  # the same share: a scale is busy for the cache and the budget alike

@@ -225,7 +225,7 @@ def decide(inputs: Inputs, options: Options) -> Plan:
     if changed.init != opts.init:
         cut += ", starting from the photo"
     note = f"the time budget of {budget:.0f} s fits {cut} here ({describe(seconds)}; all of it: {describe(full)})"
-    return dataclasses.replace(candidate, notes=(*candidate.notes, note))
+    return dataclasses.replace(candidate, notes=(*candidate.notes, note), budget_cut=True)
 
 
 def _with_time(error: ResourceError, inputs: Inputs, options: Options) -> ResourceError:
