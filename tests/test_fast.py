@@ -239,7 +239,8 @@ def test_the_palette_start_is_the_photos_shapes_in_the_artworks_colours():
 
 
 def test_the_palette_start_gives_way_where_it_would_fight_the_users_choice():
-    from painterly.core.plan import load_inputs, make_plan
+    from painterly.core.inputs import load_inputs
+    from painterly.core.plan import make_plan
 
     photo, art = photo_like(96, 72), artwork_like(96, 96)
     kept = make_plan(load_inputs(photo, [art], painterly.Options(size=96, preserve_colors="luminance")),

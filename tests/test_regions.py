@@ -99,3 +99,30 @@ def test_an_enlarged_style_keeps_its_regions_in_the_fine_layers():
     target = objective.build(photo_like(80, 60), [small], Options(), (80, 60), torch.device("cpu"), regions=pairs)
     (_, red, red_mass), (_, blue, blue_mass) = target.regions("conv1_1")
     assert not torch.allclose(red / red_mass, blue / blue_mass, rtol=0.05)
+
+
+def sky_and_ground(size: tuple[int, int], sky: tuple, ground: tuple, seed: int) -> Image.Image:
+    """A scene: a smooth sky (a gradient of `sky`) over a textured ground (`ground` with strong grain)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    pixels = np.zeros((h, w, 3))
+    pixels[: h // 2] = np.array(sky) * np.linspace(0.8, 1.1, h // 2)[:, None, None]
+    pixels[h // 2 :] = np.array(ground) + rng.normal(0, 45, (h - h // 2, w, 3))
+    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+
+
+def test_regions_found_without_labels_pair_the_sky_with_the_sky():
+    """A day photo and a night photo (other colours, other sizes): their deep features, each
+    standardised over its image, cluster sky with sky and ground with ground."""
+    from painterly.core import clusters, network
+
+    day = sky_and_ground((96, 72), (110, 160, 230), (60, 150, 60), seed=1)
+    night = sky_and_ground((80, 80), (20, 20, 60), (200, 120, 40), seed=2)
+    net = network.build(Options(), [clusters.LAYER], torch.device("cpu"))
+    pairs = clusters.automatic(day, night, 2, net)
+    assert len(pairs) == 2
+    for photo_region, style_region in pairs:
+        p, s = np.asarray(photo_region) > 127, np.asarray(style_region) > 127
+        photo_sky, style_sky = p[:36].mean() > 0.5, s[:40].mean() > 0.5
+        assert photo_sky == style_sky  # both the sky, or both the ground
+        assert p[:36].mean() > 0.8 or p[36:].mean() > 0.8  # most of one half

@@ -15,9 +15,10 @@ import torch
 from PIL import Image
 
 from .core import evaluate, network, objective, speed
+from .core.inputs import load_inputs
 from .core.optimize import Step
 from .core.options import Options
-from .core.plan import Plan, load_inputs, make_plan
+from .core.plan import Plan, make_plan
 from .core.presets import with_preset
 from .core.render import render
 from .errors import OptionsError

@@ -24,7 +24,8 @@ from .sizes import print_balance, style_side
 from .vgg import VGG19
 
 if TYPE_CHECKING:
-    from .plan import Inputs, Scale
+    from .inputs import Inputs
+    from .plan import Scale
 
 # An enlarged style's texture is its scan's blur, seen as soft rounded cells at 100% (1024 px output,
 # starry_night downscaled to 400 px: texture distance 0.56, fine band -0.75 log10, against 0.22 / -0.14 with

@@ -133,6 +133,11 @@ class Options:
         "as Deep Photo Style Transfer's masks): each region of the photo takes the look of the style's region "
         "of the same colour; give the flag twice", LOSS, flag="--labels", metavar="PNG", reads=STILLS,
     )  # fmt: skip
+    regions: int = option(
+        0, "int", "photo to photo without label images: pair up to N regions of the photo and the style found by "
+        "clustering both images' deep features together (sky to sky; 0 = off; --labels wins; --preset photoreal)",
+        LOSS, metavar="N", reads=STILLS, web=Control("Paired regions (automatic)", advanced=True, minimum=0, maximum=8),
+    )  # fmt: skip
     tv_weight: float = option(
         20.0, "float", "total-variation smoothing weight; removes the fine weave and speckle that matching the "
         "style's Grams leaves on smooth areas (the paper uses none)", LOSS, metavar="W",
@@ -315,6 +320,7 @@ def _check_numbers(o: Options) -> None:
         f"got {o.max_memory!r}",
     )
     _check(isinstance(o.min_scale, int) and o.min_scale >= 16, f"min-scale must be >= 16 px, got {o.min_scale!r}")
+    _check(isinstance(o.regions, int) and 0 <= o.regions <= 16, f"regions must be 0 to 16, got {o.regions!r}")
     _check(isinstance(o.seed, int) and 0 <= o.seed < 2**63, f"seed must be 0 .. 2**63 - 1, got {o.seed!r}")
     _check(o.bit_depth in (8, 16), f"bit-depth must be 8 or 16, got {o.bit_depth!r}")
     _check(isinstance(o.tile, int) and (o.tile == 0 or o.tile >= 32), f"tile must be 0 or >= 32 px, got {o.tile!r}")

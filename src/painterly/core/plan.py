@@ -11,11 +11,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..errors import InputImageError, OptionsError, ResourceError
-from ..media import images
-from . import ladder, network, regions, resources, tiling
+from ..errors import InputImageError, ResourceError
+from . import ladder, network, resources, tiling
+from .inputs import Inputs
 from .ladder import MULTISCALE_FROM, PRINT_DETAIL
-from .options import INITS, Options
+from .options import Options
 from .sizes import MIN_SIDE, output_size, style_side
 
 MIN_ITERATIONS = 4  # per scale, when the budget allows
@@ -37,46 +37,6 @@ FULL_DETAIL = 512
 # float32 vectors, 24 bytes a pixel (0.28 GiB at 4096x3072), and the top rung's few iterations gain little
 # from a long history; 4 pairs instead of 9 leave room for tiles of 512 px rather than 384 at 6 GiB.
 PRINT_HISTORY = 4
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """A run's images, each file decoded once (RGB PIL images), with names for messages and metadata."""
-
-    content: Image.Image
-    styles: tuple[Image.Image, ...]
-    content_name: str
-    style_names: tuple[str, ...]
-    masks: tuple[Image.Image, ...] | None = None  # one per style: white = where that style goes
-    init: Image.Image | None = None  # the start image, when `init` names a file (or, in a video, a frame)
-    temporal: tuple[Image.Image, Image.Image] | None = None  # video: the previous result warped, reliable px
-    regions: tuple[tuple[Image.Image, Image.Image], ...] | None = None  # --labels' (photo, style) region pairs
-
-
-def load_inputs(content: images.ImageSource, style, options: Options, max_pixels: int = images.MAX_PIXELS) -> Inputs:
-    """Decode the content, one or more styles (a source or a list of them), the style masks and
-    an init image file. Raises InputImageError / OptionsError with one line."""
-    sources = list(style) if isinstance(style, list | tuple) else [style]
-    content_image = images.load(content, "content image", max_pixels)
-    styles = tuple(images.load(s, "style image", max_pixels) for s in sources)
-    blend = options.style_blend_weights
-    if blend is not None and len(blend) != len(sources):
-        raise OptionsError(f"style-weights has {len(blend)} values for {len(sources)} style images")
-    masks = None
-    if options.style_masks is not None:
-        if len(options.style_masks) != len(styles):
-            raise OptionsError(f"--style-mask: got {len(options.style_masks)} masks for {len(styles)} style images")
-        masks = tuple(images.load(p, "style mask").convert("L").convert("RGB") for p in options.style_masks)
-    init = images.load(options.init, "init image") if options.init not in INITS else None
-    return Inputs(
-        content_image,
-        styles,
-        images.describe(content),
-        tuple(images.describe(s) for s in sources),
-        masks,
-        init,
-        regions=regions.from_files(options.labels, content_image, styles),
-    )
 
 
 @dataclass(frozen=True)

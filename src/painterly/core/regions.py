@@ -73,16 +73,29 @@ def paired(
     per label both images share; the photo's other pixels, if any, paired with the whole style."""
     photo = labels(photo_labels, photo_size, "the photo's label image")
     style = labels(style_labels, style_size, "the style's label image")
-    pairs, rest = [], np.ones((photo_size[1], photo_size[0]), bool)
-    for colour, region in photo.items():
-        other = style.get(colour)
+    pairs = pair(photo, style)
+    if not pairs:
+        raise InputImageError("the label images share no region (no colour covers 1 % of both)")
+    return pairs
+
+
+def pair(
+    photo: dict[object, np.ndarray], style: dict[object, np.ndarray]
+) -> tuple[tuple[Image.Image, Image.Image], ...]:
+    """(photo region, style region) masks ("L", white = in), one per label both {label: boolean mask
+    [H,W]} share that covers MIN_REGION of both images, and the photo's other pixels, if any, paired
+    with the whole style; () when no label pairs."""
+    photo_shape, style_shape = next(iter(photo.values())).shape, next(iter(style.values())).shape
+    pairs, rest = [], np.ones(photo_shape, bool)
+    for label, region in photo.items():
+        other = style.get(label)
         if other is not None and region.mean() >= MIN_REGION and other.mean() >= MIN_REGION:
             pairs.append((region, other))
             rest &= ~region
     if not pairs:
-        raise InputImageError("the label images share no region (no colour covers 1 % of both)")
+        return ()
     if rest.mean() > 0:
-        pairs.append((rest, np.ones((style_size[1], style_size[0]), bool)))
+        pairs.append((rest, np.ones(style_shape, bool)))
     return tuple((_mask(a), _mask(b)) for a, b in pairs)
 
 

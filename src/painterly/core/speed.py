@@ -21,9 +21,10 @@ import torch
 
 from ..errors import ResourceError
 from . import contention, network, tiling
+from .inputs import Inputs
 from .ladder import sides
 from .options import Options
-from .plan import MIN_ITERATIONS, MULTISCALE_FROM, Inputs, Plan, make_plan
+from .plan import MIN_ITERATIONS, MULTISCALE_FROM, Plan, make_plan
 from .sizes import style_side
 
 PASS_PIXELS = 512 * 384

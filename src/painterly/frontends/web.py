@@ -20,8 +20,9 @@ from PIL import Image
 
 from .. import api
 from ..core import speed
+from ..core.inputs import load_inputs
 from ..core.options import INITS, SPECS, Control, Options, Spec, coerce_changes
-from ..core.plan import Plan, load_inputs, start_for
+from ..core.plan import Plan, start_for
 from ..core.presets import PRESETS
 from ..core.render import upsample
 from ..errors import OptionsError, PainterlyError

@@ -179,7 +179,7 @@ def render_job(
     exist (a Ray worker on another machine); `seed_offset` moves the noise seed for a retry after
     a divergence. Raises PainterlyError subclasses (a bad image, out of memory, divergence).
     """
-    from ..core.plan import load_inputs
+    from ..core.inputs import load_inputs
     from ..core.render import render
     from ..core.speed import decide
     from ..media import images

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..core.inputs import Inputs
 from ..core.optimize import Step
 from ..core.options import Options
-from ..core.plan import Inputs, Plan, make_plan
+from ..core.plan import Plan, make_plan
 from ..core.render import render
 from ..core.sizes import output_size
 from ..errors import OptionsError
