@@ -140,10 +140,24 @@ def test_a_scale_slower_than_estimated_makes_the_next_estimate_slower(tmp_path, 
     setting = speed._setting(opts, network.pick_device(opts.device))
     network.remember("speed", setting, speed.Speed(0.0, 1e-5, 0.1, setting).__dict__)
     speed.observe(opts, (400, 300), 0, evaluations=10, seconds=2.0)  # too short to say anything
-    assert speed.measure(opts).factor == 1.0
+    assert speed.measure(opts).factor_at(400 * 300) == 1.0
     speed.observe(opts, (400, 300), 0, evaluations=10, seconds=24.0)  # predicted 12 s: twice as slow
-    assert speed.measure(opts).factor == pytest.approx(1.5)
-    assert speed.measure(opts).evaluation(1000) == pytest.approx(1.5e-2)
+    assert speed.measure(opts).factor_at(400 * 300) == pytest.approx(1.5)
+    assert speed.measure(opts).evaluation(400 * 300) == pytest.approx(1.5 * 1.2)
+
+
+def test_a_slow_print_size_scale_leaves_the_estimate_of_a_small_render_alone(tmp_path, monkeypatch):
+    """One factor for every size: after 1024 and 2048 px runs (slower per pixel than the line fitted up to
+    384x288 extrapolates) a 512 px render was estimated at twice its time. Each size class keeps its own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    opts = Options(size=64)
+    setting = speed._setting(opts, network.pick_device(opts.device))
+    network.remember("speed", setting, speed.Speed(0.0, 1e-5, 0.1, setting, 1.25).__dict__)
+    for _ in range(4):
+        speed.observe(opts, (2048, 1536), 0, evaluations=10, seconds=10 * 1.25 * 1e-5 * 2048 * 1536 * 2)
+    cached = speed.measure(opts)
+    assert cached.factor_at(2048 * 1536) > 2.0
+    assert cached.evaluation(512 * 384) == pytest.approx(1.25 * 1e-5 * 512 * 384)
 
 
 def test_every_finished_scale_is_observed(monkeypatch, pictures):

@@ -13,6 +13,7 @@ one evaluation at 512x384.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from .inputs import Inputs
 from .ladder import sides
 from .options import Options
 from .plan import MIN_ITERATIONS, MULTISCALE_FROM, Plan, make_plan
+from .resources import TILE_HALO
 from .sizes import style_side
 
 PASS_PIXELS = 512 * 384
@@ -42,24 +44,38 @@ REAL_RUN_FACTOR = 1.25
 
 @dataclass(frozen=True)
 class Speed:
-    """This machine's measured speed for one setting: seconds per evaluation = fixed + per_pixel * P."""
+    """This machine's measured speed for one setting: seconds per evaluation = fixed + per_pixel * P,
+    times a real-run factor for P's size class."""
 
     fixed: float  # s
     per_pixel: float  # s per pixel
     load: float  # s to load the network (weights and normalisation) in a fresh process
     setting: str  # what was measured: device, precision, CPU, kernels, torch, threads
-    # Real runs over the timed evaluations: a running mean kept from finished scales (`observe`),
-    # starting from REAL_RUN_FACTOR.
-    factor: float = 1.0
+    factor: float = 1.0  # real runs over the timed evaluations before any scale of a size class was observed
+    # Real runs over the timed evaluations per size class (`size_class`), a running mean kept from finished
+    # scales (`observe`): the line is fitted up to 384x288, and a 2048 px scale is slower per pixel than
+    # it extrapolates (one factor for all sizes made a 512 px estimate 2x too long after print-size runs).
+    factors: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def evaluation(self, pixels: float) -> float:
         """Seconds of one objective evaluation on `pixels` pixels, in a real run."""
-        return self.factor * (self.fixed + self.per_pixel * pixels)
+        return self.factor_at(pixels) * (self.fixed + self.per_pixel * pixels)
+
+    def factor_at(self, pixels: float) -> float:
+        """The real-run factor for `pixels`: its size class's, a neighbouring class's, or `factor`."""
+        k = size_class(pixels)
+        near = [c for c in (k, k - 1, k + 1) if str(c) in self.factors]
+        return self.factors[str(near[0])] if near else self.factor
 
     @property
     def pass_seconds(self) -> float:
         """Seconds of one pass (an evaluation at 512x384)."""
         return self.evaluation(PASS_PIXELS)
+
+
+def size_class(pixels: float) -> int:
+    """log2 of `pixels`, rounded: one class per doubling of the pixel count (512x384 is class 18)."""
+    return round(math.log2(max(pixels, 1.0)))
 
 
 def measure(options: Options) -> Speed:
@@ -102,8 +118,10 @@ def observe(
         return
     speed = measure(options)
     predicted = evaluations * (_tiled(size, tile, speed) if tile else speed.evaluation(size[0] * size[1]))
-    factor = speed.factor * (1 - OBSERVED_WEIGHT + OBSERVED_WEIGHT * seconds / predicted)
-    network.remember("speed", speed.setting, dataclasses.replace(speed, factor=factor).__dict__)
+    pixels = (tile + 2 * TILE_HALO) ** 2 if tile else size[0] * size[1]  # a tiled scale: its crops' class
+    factor = speed.factor_at(pixels) * (1 - OBSERVED_WEIGHT + OBSERVED_WEIGHT * seconds / predicted)
+    factors = {**speed.factors, str(size_class(pixels)): factor}
+    network.remember("speed", speed.setting, dataclasses.replace(speed, factors=factors).__dict__)
 
 
 def _setting(options: Options, device: torch.device) -> str:
