@@ -148,3 +148,26 @@ def test_no_module_imports_itself_in_a_circle():
 
     for m in sorted(graph):
         visit(m, [])
+
+
+MAX_POSITIONAL = 6  # arguments a call in core/ passes by position; past that, two swapped values fail silently
+
+
+def crowded_calls(source: str) -> list[str]:
+    """The calls in `source` that pass more than MAX_POSITIONAL arguments by position: 'line: callee'."""
+    return [
+        f"{node.lineno}: {ast.unparse(node.func)}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and sum(not isinstance(a, ast.Starred) for a in node.args) > MAX_POSITIONAL
+    ]
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_call_in_the_core_passes_more_than_six_arguments_by_position(path):
+    assert crowded_calls(path.read_text()) == [], "pass them by name (keyword-only parameters)"
+
+
+def test_the_positional_rule_catches_a_planted_seven_argument_call():
+    planted = (PACKAGE / "core" / "render.py").read_text() + "\nbuild(a, b, c, d, e, f, g)\n"
+    assert crowded_calls(planted) == [f"{len(planted.splitlines())}: build"]
+    assert crowded_calls("build(a, b, c, d, e, f, g=7)\n") == []

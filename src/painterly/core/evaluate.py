@@ -22,8 +22,8 @@ from .losses import Losses
 from .objective import Objective
 
 # 1 would make every layer contribute alike; that over-serves conv1_1/conv5_1 and leaves conv4_1,
-# which the paper's objective weighs most, under-matched (nst_eval total 7.0e10 vs 5.5e10 at 0.75,
-# tubingen + starry_night, 512 px; style_rel 0.12 vs 0.14). 0.5 leaves the style short (0.23).
+# which the paper's objective weighs most, under-matched; 0.5 leaves the style short (docs/NOTES.md,
+# "Fast and clean").
 BALANCE_EXPONENT = 0.75
 
 

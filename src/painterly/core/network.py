@@ -190,8 +190,8 @@ def build(options: Options, layers: Sequence[str], device: torch.device) -> vgg.
     (one per setting and process: its weights are frozen, so every scale and run can share it)."""
     o = options
     return _network(
-        o.weights, o.weights_format, o.allow_download, o.network, o.pooling, vgg.deepest(layers), str(device),
-        o.channels_last,
+        o.weights, o.weights_format, o.allow_download, network=o.network, pooling=o.pooling,
+        last_layer=vgg.deepest(layers), device=str(device), channels_last=o.channels_last,
     )  # fmt: skip
 
 
@@ -200,6 +200,7 @@ def _network(
     weights: str | None,
     fmt: str,
     allow_download: bool,
+    *,
     network: str,
     pooling: str,
     last_layer: str,

@@ -49,6 +49,7 @@ class Objective:
         net: VGG19,
         content: torch.Tensor,
         styles: list[torch.Tensor],
+        *,
         content_layers: dict[str, float],
         style_layers: dict[str, float],
         content_weight: float = 1.0,
@@ -161,6 +162,7 @@ def build(
     options: Options,
     size: tuple[int, int],
     device: torch.device,
+    *,
     masks: Sequence[Image.Image] | None = None,
     tile: int = 0,
     temporal: tuple[Image.Image, Image.Image] | None = None,
@@ -189,21 +191,21 @@ def build(
         net,
         content_t,
         style_ts,
-        options.content_weights_per_layer(),
-        options.style_weights_per_layer(),
-        options.content_weight * balance,
-        options.style_weight,
-        list(options.style_blend_weights) if options.style_blend_weights else None,
-        options.tv_weight * balance,
-        network.use_bf16(options, device),
-        options.channels_last,
-        mask_ts,
-        tile,
-        _temporal_tensors(temporal, size, device),
-        options.temporal_weight * balance,
-        native_ts,
-        options.photo_weight * balance,
-        _style_masks(style_regions, style_ts),
+        content_layers=options.content_weights_per_layer(),
+        style_layers=options.style_weights_per_layer(),
+        content_weight=options.content_weight * balance,
+        style_weight=options.style_weight,
+        blend=list(options.style_blend_weights) if options.style_blend_weights else None,
+        tv_weight=options.tv_weight * balance,
+        bf16=network.use_bf16(options, device),
+        channels_last=options.channels_last,
+        masks=mask_ts,
+        tile=tile,
+        temporal=_temporal_tensors(temporal, size, device),
+        temporal_weight=options.temporal_weight * balance,
+        native_styles=native_ts,
+        matting_weight=options.photo_weight * balance,
+        style_regions=_style_masks(style_regions, style_ts),
     )
 
 
@@ -213,7 +215,10 @@ def for_scale(
     """`build` for one scale of a plan: `content` and `styles` as the run prepared them, the masks,
     video frames and paired regions from `inputs`."""
     masks, temporal = inputs.masks, inputs.temporal
-    return build(content, styles, options, scale.size, device, masks, scale.tile, temporal, inputs.regions)
+    return build(
+        content, styles, options, scale.size, device, masks=masks, tile=scale.tile, temporal=temporal,
+        regions=inputs.regions,
+    )  # fmt: skip
 
 
 def _style_masks(regions: list[Image.Image] | None, styles: list[torch.Tensor]) -> list[torch.Tensor] | None:

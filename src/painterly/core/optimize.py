@@ -128,6 +128,7 @@ class _Descent:
         self,
         objective: Objective,
         init: torch.Tensor,
+        *,
         optimizer: str,
         lr: float,
         history: int,
@@ -280,6 +281,7 @@ def iterate(
     objective: Objective,
     init: torch.Tensor,
     iterations: int,
+    *,
     optimizer: str = "lbfgs",
     lr: float = 0.02,
     history: int = 100,
@@ -300,7 +302,10 @@ def iterate(
     `first_step` > 0 makes L-BFGS' first iteration a line search along -g starting at that step
     (normalised units, as `Step.step_scale`) instead of a step of 1/|g|_1.
     """
-    descent = _Descent(objective, init, optimizer, lr, history, line_search, search_first, tile, first_step)
+    descent = _Descent(
+        objective, init, optimizer=optimizer, lr=lr, history=history, line_search=line_search,
+        search_first=search_first, tile=tile, first_step=first_step,
+    )  # fmt: skip
     if resume is not None:
         descent.restore(resume)
     if iterations == 0:

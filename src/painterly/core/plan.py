@@ -21,21 +21,18 @@ from .sizes import MIN_SIDE, output_size, style_side
 MIN_ITERATIONS = 4  # per scale, when the budget allows
 PRINT_ITERATIONS = 9  # per scale above FULL_DETAIL px, taken from the first scale while it keeps the most
 TILES = (1024, 768, 512, 384, 256)  # px: tile sizes the memory guard tries before refusing, fastest first
-# Iterations per scale fall as side^-1.5: measured on tubingen + starry_night at 512 px against halving
-# per step (side^-2: too few at the fine scales, nst_eval total 6.4e10) and 150/60/40/20/12 (the same
-# quality at 1.2x the time).
+# Iterations per scale fall as side^-1.5: halving per step (side^-2) left the fine scales too few, and
+# more at the coarse end cost time for the same picture (docs/NOTES.md, "Fast and clean").
 ITERATIONS_EXPONENT = 1.5
 # px: scales from here up all get the iterations of this one; fewer left a weave of unconverged
-# texture at 1024 px (4 iterations at 1024, 7 at 724).
+# texture at print sizes (docs/NOTES.md, "Prints that look painted at 100%").
 FULL_DETAIL = 512
-# Every scale from FULL_DETAIL up gets its iterations, print sizes too: with 5 and 4 at 1448 and 2048 px a
-# 2048 px print was the 1024 px texture enlarged, soft rounded cells at 100% (bench/print_look.py distance
-# 0.56, fine band -0.57 log10); with 10 and 10 it has brush marks (0.36 / -0.22) for about 1.5x the passes.
-# At 4096 px 7 iterations on the top rung (falling as side^-0.5 above ladder.PRINT_DETAIL) left 0.53 / -0.63,
-# 9 left 0.51 / -0.54, and 10 (one more, 4740 s instead of about 4500) 0.51 / -0.53: not worth its 200 passes.
+# Every scale from FULL_DETAIL up gets its iterations, print sizes too: with fewer, a large print was the
+# smaller one's texture enlarged, soft rounded cells at 100 %; PRINT_ITERATIONS is where one more step
+# stopped paying for its passes at 4096 px (bench/print_look.py; figures in docs/NOTES.md).
 # Above PRINT_DETAIL L-BFGS keeps at most PRINT_HISTORY curvature pairs: each pair is two image-sized
-# float32 vectors, 24 bytes a pixel (0.28 GiB at 4096x3072), and the top rung's few iterations gain little
-# from a long history; 4 pairs instead of 9 leave room for tiles of 512 px rather than 384 at 6 GiB.
+# float32 vectors, 24 bytes a pixel, and the top rung's few iterations gain little from a long history;
+# fewer pairs leave room for larger (faster) tiles in the same memory.
 PRINT_HISTORY = 4
 
 
@@ -154,7 +151,8 @@ def make_plan(inputs: Inputs, options: Options) -> Plan:
     hints = _advice(inputs, opts)
     scales = _lay_out(inputs.content, opts, options.tile > 0)
     seconds = sum(resources.estimate(*s.size, 1, tile=s.tile)[0] * s.iterations for s in scales)
-    return Plan(opts, inputs, scales, max(s.memory for s in scales), seconds, tuple(notes), tuple(hints))
+    memory = max(s.memory for s in scales)
+    return Plan(opts, inputs, scales, memory=memory, seconds=seconds, notes=tuple(notes), hints=tuple(hints))
 
 
 def _lay_out(content: Image.Image, opts: Options, tile_every_scale: bool) -> tuple[Scale, ...]:

@@ -23,8 +23,8 @@ from ..media import images
 from . import color, contention, evaluate, network, objective, speed
 from .budget import Budget
 from .optimize import SEARCH_FIRST, Step, iterate
-from .options import STOP_WINDOW
-from .plan import Plan
+from .options import STOP_WINDOW, Options
+from .plan import Plan, Scale
 
 clock = time.monotonic  # the run's clock (a test gives a fake one)
 WATCH_SECONDS = 5.0  # into a scale, the CPU's load is looked at (and a busy one said, once a run)
@@ -59,11 +59,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
             if opts.balance_layers:
                 evaluate.balance(target, x)
         losses, local, meter = [], 0, contention.Meter()
-        steps = iterate(  # a line search first only from the initial image; an upsampled one starts at a
-            # step from the scale below (L-BFGS' step scale grows with the pixel count: a per-pixel mean)
-            target, x, scale.iterations, opts.optimizer, opts.lr, scale.history, inner, opts.line_search,
-            SEARCH_FIRST if k == 0 and inner is None else 0, scale.tile, inverse_curvature * x[0, 0].numel(),
-        )  # fmt: skip
+        steps = _descend(target, x, scale, opts, inner=inner, first=k == 0, inverse_curvature=inverse_curvature)
         for raw in steps:
             losses.append(raw.loss)
             local = kept.lap(raw.iteration, clock())
@@ -92,6 +88,26 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
         yield _at_size(step, plan)
 
 
+def _descend(
+    target: objective.Objective,
+    x: torch.Tensor,
+    scale: Scale,
+    opts: Options,
+    *,
+    inner: dict | None,
+    first: bool,
+    inverse_curvature: float,
+) -> Iterator[Step]:
+    """`iterate` on one scale from `x` (or its checkpoint `inner`): a line search first only from the
+    initial image; an upsampled one starts at a step from the scale below (`inverse_curvature`, the last
+    L-BFGS step scale per pixel: the step scale grows with the pixel count)."""
+    return iterate(
+        target, x, scale.iterations, optimizer=opts.optimizer, lr=opts.lr, history=scale.history, resume=inner,
+        line_search=opts.line_search, tile=scale.tile, search_first=SEARCH_FIRST if first and inner is None else 0,
+        first_step=inverse_curvature * x[0, 0].numel(),
+    )  # fmt: skip
+
+
 def _budget(plan: Plan, seconds: float | None) -> Budget:
     """The plan's time budget, counted from now; a busy machine (measured now) is slower from the start."""
     if not seconds:
@@ -104,11 +120,13 @@ def _budget(plan: Plan, seconds: float | None) -> Budget:
 
 def _at_size(step: Step, plan: Plan) -> Step:
     """The last step at the plan's size: a run that ended a rung lower is upsampled, and says so."""
-    h, w = step.image.shape[-2:]
-    if (w, h) == plan.size:
+    image, upsampled = at_output_size(step.image, plan.size)
+    if not upsampled:
         return step
-    note = f"rendered at {w}x{h} in the time budget and upsampled to {plan.size[0]}x{plan.size[1]}"
-    return dataclasses.replace(step, image=upsample(step.image, plan.size), note=note)
+    note = (
+        f"rendered at {upsampled['upsampled_from']} in the time budget and upsampled to {plan.size[0]}x{plan.size[1]}"
+    )
+    return dataclasses.replace(step, image=image, note=note)
 
 
 class _Watch:
@@ -137,6 +155,15 @@ def _observe(opts, scale, last: Step, seconds: float, whole: bool, others: float
 def upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """`image` (RGB 0..1, [1,3,h,w]) resized to `size` (W, H) px, bicubic, clamped to 0..1."""
     return F.interpolate(image, size=size[::-1], mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def at_output_size(image: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, dict[str, str]]:
+    """`image` (RGB 0..1, [1,3,h,w]) at the output's `size` (W, H), and metadata saying so: a result of
+    a coarser scale (a run stopped or budgeted there) is upsampled ({"upsampled_from": "WxH"})."""
+    h, w = image.shape[-2:]
+    if (w, h) == tuple(size):
+        return image, {}
+    return upsample(image, size), {"upsampled_from": f"{w}x{h}"}
 
 
 def initial_image(

@@ -213,7 +213,9 @@ QUICK_SECONDS = 120.0  # a run longer than this gets a hint of a size that takes
 QUICK_SIDE = 256  # px: the smallest size such a hint offers
 BUDGET_RUNGS = 4  # a budget run climbs only the ladder's last rungs (see _budget_candidates)
 BUDGET_STEP = 0.93  # each budget candidate has this share of the iterations of the one before
-BUDGET_SAFETY = 0.9  # plan for this share of the budget: the estimate, learnt from finished runs, is good to about 10 %
+BUDGET_SAFETY = (
+    1.0  # plan for this share of the budget: the top scale takes what a cautious estimate leaves (budget.Budget)
+)
 
 
 def decide(inputs: Inputs, options: Options) -> Plan:
@@ -264,25 +266,23 @@ def _with_time(error: ResourceError, inputs: Inputs, options: Options) -> Resour
 
 def _budget_candidates(opts: Options) -> Iterator[Options]:
     """Options to try for a time budget, best first: from the photo (unless the run names another
-    start), only the ladder's last BUDGET_RUNGS rungs, with fewer and fewer iterations; then the same
-    ending at each smaller rung down to MULTISCALE_FROM; then that size on one scale, down to one
-    iteration.
+    start), only the ladder's last BUDGET_RUNGS rungs, with fewer and fewer iterations; then fewer rungs
+    (down to the last two) at the same size; then the same ending at each smaller rung down to
+    MULTISCALE_FROM; then that size on one scale, down to one iteration. At a quarter of the default's
+    time the full size from fewer rungs scored better than a smaller output upsampled (docs/NOTES.md).
 
-    A run cut short spends its time best near the fine scales. Measured here (nst_eval content_rel /
-    style_rel at 512 px, each run at about half the default's time) for tubingen + starry_night and
-    astronaut + the_scream, from the photo: 128 -> 512 px, 77 iterations: 1.19 / 0.28 and 0.72 / 0.24;
-    181 -> 512, 50: 1.10 / 0.25 and 0.62 / 0.28; 256 -> 512, 33: 1.01 / 0.23 and 0.52 / 0.33 (a photo
-    with a few waves); 362 -> 512, 19: 0.93 / 0.22 and 0.46 / 0.38 (the photo). A strong style needs
-    the coarse rungs to take hold, a detailed photo the fine ones to stay sharp: four rungs are the
-    compromise (the classic preset, 220 iterations from noise: 1.00 / 0.16 and 0.61 / 0.22). The
-    default's palette start is a start from the photo already, in the artwork's colours: it stays."""
+    A run cut short spends its time best near the fine scales: a strong style needs the coarse rungs to
+    take hold, a detailed photo the fine ones to stay sharp, and four rungs were the compromise on two
+    pairs at half the default's time (docs/NOTES.md, "Honest on a slow machine, continued"). The default's
+    palette start is a start from the photo already, in the artwork's colours: it stays."""
     init = "content" if opts.init == "noise" else opts.init
     for side in reversed(sides(opts.size, MULTISCALE_FROM)):  # the size, then smaller rungs
-        rungs = sides(side)[-BUDGET_RUNGS:]
-        iterations = opts.iterations
-        while iterations >= 2 * MIN_ITERATIONS * len(rungs):  # every rung gets MIN_ITERATIONS (plan.schedule)
-            yield opts.replace(size=side, iterations=iterations, init=init, min_scale=rungs[0])
-            iterations = int(iterations * BUDGET_STEP)
+        ladder = sides(side)
+        for count in range(min(BUDGET_RUNGS, len(ladder)), 1, -1):
+            rungs, iterations = ladder[-count:], opts.iterations
+            while iterations >= 2 * MIN_ITERATIONS * count:  # every rung gets MIN_ITERATIONS (plan.schedule)
+                yield opts.replace(size=side, iterations=iterations, init=init, min_scale=rungs[0])
+                iterations = int(iterations * BUDGET_STEP)
     for iterations in range(min(2 * MIN_ITERATIONS, opts.iterations), 0, -1):
         yield opts.replace(size=side, iterations=iterations, init=init, min_scale=side)
 

@@ -24,7 +24,7 @@ from ..core.inputs import load_inputs
 from ..core.options import INITS, SPECS, Control, Options, Spec, coerce_changes
 from ..core.plan import Plan, start_for
 from ..core.presets import PRESETS
-from ..core.render import upsample
+from ..core.render import at_output_size
 from ..errors import OptionsError, PainterlyError
 from ..media import images, samples
 from .studio import Studio, release_memory, runs_of
@@ -177,10 +177,8 @@ def stylize_stream(
 def _at_size(plan: Plan, step) -> tuple[Image.Image, dict[str, str]]:
     """The step's image at the output's size: a coarse scale's is upsampled (and says from what
     size), so the preview does not jump in size and a cancelled run keeps the size asked for."""
-    w, h = step.image.shape[3], step.image.shape[2]
-    if (w, h) == plan.size:
-        return images.to_image(step.image), {}
-    return images.to_image(upsample(step.image, plan.size)), {"upsampled_from": f"{w}x{h}"}
+    image, upsampled = at_output_size(step.image, plan.size)
+    return images.to_image(image), upsampled
 
 
 def _with_request(fn, names: Sequence[str]):

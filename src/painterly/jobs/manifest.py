@@ -40,7 +40,7 @@ def read(
     errors: list[RowError] = []
     for row, values in _rows(path):
         try:
-            jobs += _jobs(values, path.parent, base, styles, hasher, suffix, row)
+            jobs += _jobs(values, path.parent, base, styles, hasher, suffix=suffix, row=row)
         except PainterlyError as exc:
             errors.append(RowError(row, str(exc).splitlines()[0]))
     return jobs, errors
@@ -71,7 +71,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict]]:
 
 
 def _jobs(
-    values: dict, folder: Path, base: Options, styles: tuple[Path, ...], hasher: Hasher, suffix: str, row: int
+    values: dict, folder: Path, base: Options, styles: tuple[Path, ...], hasher: Hasher, *, suffix: str, row: int
 ) -> list[Job]:
     if "__error__" in values:
         raise OptionsError(values["__error__"])

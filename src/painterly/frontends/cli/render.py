@@ -227,12 +227,9 @@ class Controller:
     def _full_size(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, str]]:
         """`image` (RGB 0..1 [1,3,h,w]) at the output's size, and metadata saying so: a run stopped at a
         coarser scale is upsampled, so OUT always has the size asked for ({"upsampled_from": "WxH"})."""
-        h, w = image.shape[-2:]
-        if (w, h) == self.plan.size:
-            return image, {}
-        from ...core.render import upsample
+        from ...core.render import at_output_size
 
-        return upsample(image, self.plan.size), {"upsampled_from": f"{w}x{h}"}
+        return at_output_size(image, self.plan.size)
 
     def _rendered_at(self, upsampled: dict[str, str]) -> str:
         """The message's note on an upsampled result: the size it was rendered at."""
