@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -73,7 +74,7 @@ def main() -> None:
     fp32 = pass_time(False)
     unit = pass_time(True) if native else fp32
     print(f"# CPU {model}; pass (512x384 fwd+bwd) {unit:.3f} s {'bf16' if native else 'fp32'}, fp32 {fp32:.3f} s")
-    configs = [c for c in args.configs.split(",") if c]
+    configs = [c for c in re.split(r",(?![^{]*})", args.configs) if c]  # commas inside {...} stay
     print("| pair | render | wall s | passes | fp32 passes | peak RSS MiB | affine | colour | regional | edges |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:

@@ -126,3 +126,17 @@ def test_regions_found_without_labels_pair_the_sky_with_the_sky():
         photo_sky, style_sky = p[:36].mean() > 0.5, s[:40].mean() > 0.5
         assert photo_sky == style_sky  # both the sky, or both the ground
         assert p[:36].mean() > 0.8 or p[36:].mean() > 0.8  # most of one half
+
+
+def test_regions_without_labels_reach_the_run_and_labels_win(tmp_path):
+    day, night = tmp_path / "day.png", tmp_path / "night.png"
+    sky_and_ground((96, 72), (110, 160, 230), (60, 150, 60), seed=1).save(day)
+    sky_and_ground((80, 80), (20, 20, 60), (200, 120, 40), seed=2).save(night)
+    assert len(api.plan(str(day), str(night), size=64, regions=2).inputs.regions) == 2
+    assert api.plan(str(day), str(night), size=64).inputs.regions is None
+    labels = tmp_path / "l.png"
+    halves((96, 72), RED, BLUE).save(labels)
+    style_labels = tmp_path / "sl.png"
+    halves((80, 80), BLUE, RED).save(style_labels)
+    chosen = api.plan(str(day), str(night), size=64, regions=5, labels=(str(labels), str(style_labels)))
+    assert len(chosen.inputs.regions) == 2  # the label images' two regions, not five clusters

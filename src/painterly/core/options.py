@@ -135,7 +135,7 @@ class Options:
     )  # fmt: skip
     regions: int = option(
         0, "int", "photo to photo without label images: pair up to N regions of the photo and the style found by "
-        "clustering both images' deep features together (sky to sky; 0 = off; --labels wins; --preset photoreal)",
+        "clustering both images' deep features together (sky to sky; 0 = off; --labels wins)",
         LOSS, metavar="N", reads=STILLS, web=Control("Paired regions (automatic)", advanced=True, minimum=0, maximum=8),
     )  # fmt: skip
     tv_weight: float = option(

@@ -50,10 +50,10 @@ PRESETS: dict[str, Preset] = {
     ),
     "photoreal": Preset(
         "photo-to-photo look transfer (paper Fig. 7 with Deep Photo Style Transfer's photorealism term): start "
-        "from the photo, the matting Laplacian keeps it a recoloured photo, light smoothing, 4 regions paired "
-        "automatically (sky to sky); --labels pairs hand-drawn regions instead",
-        # alpha/beta 1e-1 without the term hardly moved the colours (bench/photoreal.py; figures in NOTES)
-        {"init": "content", "ratio": 1e-3, "tv_weight": 1.0, "photo_weight": 1e8, "regions": 4},
+        "from the photo, the matting Laplacian keeps it a recoloured photo, light smoothing; --labels pairs regions",
+        # alpha/beta 1e-1 without the term hardly moved the colours; --regions 4 (automatic pairing) scored
+        # worse than none (bench/photoreal.py; figures in NOTES)
+        {"init": "content", "ratio": 1e-3, "tv_weight": 1.0, "photo_weight": 1e8},
     ),
 }
 
