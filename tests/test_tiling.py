@@ -46,7 +46,7 @@ def test_style_masks_tiled_equal_the_whole_image():
     left[:, : width // 3] = 255  # a hard edge inside a tile: the regions' Grams are cut by the cores
     masks = [Image.fromarray(left).convert("RGB"), Image.fromarray(255 - left).convert("RGB")]
     styles = [artwork_like(96, 96), artwork_like(80, 80, seed=3).transpose(Image.Transpose.ROTATE_90)]
-    objective = build(photo_like(width, height), styles, options, (width, height), torch.device("cpu"), masks)
+    objective = build(photo_like(width, height), styles, options, (width, height), torch.device("cpu"), masks=masks)
     x = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(1))
     whole = x.clone().requires_grad_(True)
     expected = objective(whole)

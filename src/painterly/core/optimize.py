@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import DivergedError
-from . import evaluate
+from . import evaluate, torch_private
 from .losses import Losses
 from .objective import Objective
 
@@ -98,7 +98,7 @@ class _Tracker:
 
     def _versions(self, grad: torch.Tensor) -> tuple[int, int]:
         """Which pixels and gradient these are: any in-place change (a step, a projection) bumps a version."""
-        return self.x._version, grad._version
+        return torch_private.version(self.x), torch_private.version(grad)
 
 
 def _make_optimizer(
@@ -117,7 +117,7 @@ def _make_optimizer(
         history_size=history,
         tolerance_grad=0.0,
         tolerance_change=0.0,
-        line_search_fn="strong_wolfe" if line_search else None,
+        line_search_fn=torch_private.STRONG_WOLFE if line_search else None,
     )
 
 
@@ -187,7 +187,7 @@ class _Descent:
                 seeded = self.iteration == 0 and self.first_step > 0 and not self.restarts
                 searching = self.line_search or self.iteration < self.search_until or seeded
                 self.fixed_step = not searching
-                self.opt.param_groups[0]["line_search_fn"] = "strong_wolfe" if searching else None
+                torch_private.set_line_search(self.opt, searching)
                 lr = self.opt.param_groups[0]["lr"]
                 if seeded:
                     self._seed_first_step()
@@ -236,7 +236,7 @@ class _Descent:
 
     def step_scale(self) -> float:
         """L-BFGS' current inverse curvature (normalised units), or NaN before it has one."""
-        value = self.opt.state.get(self.x, {}).get("H_diag") if self.optimizer == "lbfgs" else None
+        value = torch_private.inverse_curvature(self.opt, self.x) if self.optimizer == "lbfgs" else None
         return float(value) if value is not None and self.iteration > 1 else math.nan
 
     def _restart_from_best(self) -> None:
