@@ -140,3 +140,19 @@ def test_regions_without_labels_reach_the_run_and_labels_win(tmp_path):
     halves((80, 80), BLUE, RED).save(style_labels)
     chosen = api.plan(str(day), str(night), size=64, regions=5, labels=(str(labels), str(style_labels)))
     assert len(chosen.inputs.regions) == 2  # the label images' two regions, not five clusters
+
+
+def test_the_region_colour_term_moves_each_region_to_its_style_regions_colours(tmp_path):
+    """--colour-weight: each photo region's mean colour and colour spread towards its style region's."""
+    photo, style, photo_labels, style_labels = (tmp_path / f"{n}.png" for n in ("p", "s", "lp", "ls"))
+    photo_like(80, 60).save(photo)
+    look((80, 60)).save(style)
+    halves((80, 60), GREEN, BLUE).save(photo_labels)
+    halves((80, 60), GREEN, BLUE).save(style_labels)
+    options = with_preset("photoreal", {"size": 80, "iterations": 30, "labels": (str(photo_labels), str(style_labels))})
+    off, on = (
+        np.asarray(api.stylize(str(photo), str(style), options.replace(colour_weight=w)), float) for w in (0.0, 1e4)
+    )
+    red, blue = np.array(RED, float), np.array(BLUE, float)
+    miss = lambda a: np.abs(a[:, :36].mean((0, 1)) - red).sum() + np.abs(a[:, 44:].mean((0, 1)) - blue).sum()  # noqa: E731
+    assert miss(on) < 0.6 * miss(off)

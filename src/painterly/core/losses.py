@@ -98,3 +98,24 @@ def temporal_loss(image: torch.Tensor, target: torch.Tensor, reliable: torch.Ten
     RGB 0..1 image [1,3,H,W] and the previous stylised frame warped onto it, where the flow is
     `reliable` (c [1,1,H,W] in 0..1)."""
     return (reliable * (image.float() - target).pow(2)).sum() * 255.0**2
+
+
+def colour_stats(
+    image: torch.Tensor, mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(mean [3], covariance [3,3], weight) of an RGB 0..1 image [1,3,H,W]'s colours in 0..255 units,
+    weighted by `mask` ([H,W] in 0..1; None: every pixel); weight = the mask's sum in pixels."""
+    rgb = image[0].float().flatten(1) * 255.0  # [3, H*W]
+    w = torch.ones_like(rgb[0]) if mask is None else mask.float().flatten()
+    mass = w.sum().clamp(min=1e-6)
+    mean = (rgb * w).sum(1) / mass
+    centred = rgb - mean[:, None]
+    return mean, (centred * w) @ centred.T / mass, mass
+
+
+def colour_loss(image: torch.Tensor, mask: torch.Tensor | None, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+    """How far the colours of `image` under `mask` are from a target mean and covariance (0..255 units):
+    the region's pixel count x (|mean difference|^2 + |covariance difference|_F), a sum over pixels as
+    `tv_loss` is."""
+    m, c, mass = colour_stats(image, mask)
+    return mass * ((m - mean).pow(2).sum() + (c - cov).pow(2).sum().add(1e-6).sqrt())

@@ -65,6 +65,7 @@ class Objective:
         native_styles: list[torch.Tensor | None] | None = None,
         matting_weight: float = 0.0,
         style_regions: list[torch.Tensor] | None = None,
+        colour_weight: float = 0.0,
     ):
         self.net = net
         self.content_layers = content_layers
@@ -94,6 +95,8 @@ class Objective:
             layer: losses.scaled_gram(sum(b * p[layer] for b, p in zip(blend, per_position)), math.prod(shape[layer]))
             for layer in style_layers
         }
+        self.colour_weight = colour_weight
+        self.colours = _colour_targets(masks, styles, style_regions) if colour_weight else []
         self.masks = None
         self._regions = {layer: [(None, self.style_targets[layer], math.prod(shape[layer]))] for layer in style_layers}
         if masks is not None:
@@ -145,7 +148,7 @@ class Objective:
 
     def pixel_terms(self, image: torch.Tensor) -> torch.Tensor:
         """The terms on the pixels themselves (no network): tv_weight * TV + temporal_weight * temporal
-        + matting_weight * the photorealism term."""
+        + matting_weight * the photorealism term + colour_weight * each region's colour statistics."""
         total = torch.zeros((), device=image.device)
         if self.tv_weight:
             total = total + self.tv_weight * losses.tv_loss(image)
@@ -153,6 +156,8 @@ class Objective:
             total = total + self.temporal_weight * losses.temporal_loss(image, *self.temporal)
         if self.matting is not None:
             total = total + self.matting_weight * self.matting.loss(image)
+        for mask, mean, cov in self.colours:
+            total = total + self.colour_weight * losses.colour_loss(image, mask, mean, cov)
         return total
 
 
@@ -206,6 +211,7 @@ def build(
         native_styles=native_ts,
         matting_weight=options.photo_weight * balance,
         style_regions=_style_masks(style_regions, style_ts),
+        colour_weight=options.colour_weight * balance,
     )
 
 
@@ -219,6 +225,15 @@ def for_scale(
         content, styles, options, scale.size, device, masks=masks, tile=scale.tile, temporal=temporal,
         regions=inputs.regions,
     )  # fmt: skip
+
+
+def _colour_targets(
+    masks: list[torch.Tensor] | None, styles: list[torch.Tensor], style_regions: list[torch.Tensor] | None
+) -> list[tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]]:
+    """(photo region [H,W] or None for the whole image, target mean [3], target covariance [3,3]) per
+    region pair: each photo region's colours go towards its style region's, or all towards the whole style's."""
+    pairs = zip(masks, styles, style_regions) if masks and style_regions else [(None, styles[0], None)]
+    return [(m, *losses.colour_stats(s, r)[:2]) for m, s, r in pairs]
 
 
 def _style_masks(regions: list[Image.Image] | None, styles: list[torch.Tensor]) -> list[torch.Tensor] | None:

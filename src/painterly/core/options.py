@@ -148,6 +148,11 @@ class Options:
         "2017), which keeps the output a locally affine recolouring of the photo (0 = off; --preset photoreal)",
         LOSS, metavar="W", web=Control("Photorealism weight", advanced=True, minimum=0),
     )  # fmt: skip
+    colour_weight: float = option(
+        0.0, "float", "photo to photo: each paired region's mean colour and colour covariance towards its style "
+        "region's (with --labels or --regions; else the whole style's); 0 = off", LOSS, metavar="W",
+        web=Control("Region colour weight", advanced=True, minimum=0),
+    )  # fmt: skip
     preserve_colors: str = option(
         "none", "str", "keep the photo's colours: transfer luminance only, or match the style's colour histogram "
         "to the photo first", LOSS, choices=COLOR_METHODS, web=Control("Preserve colours"), reads=RUNS,
@@ -297,7 +302,10 @@ def _check_numbers(o: Options) -> None:
         isinstance(o.iterations, int) and 0 <= o.iterations <= 100000,
         f"iterations must be from 0 to 100000, got {o.iterations!r}",
     )
-    for name in ("content_weight", "style_weight", "tv_weight", "photo_weight", "lr", "style_scale", "temporal_weight"):
+    for name in (
+        "content_weight", "style_weight", "tv_weight", "photo_weight", "colour_weight", "lr", "style_scale",
+        "temporal_weight",
+    ):  # fmt: skip
         value = getattr(o, name)
         _check(
             isinstance(value, int | float) and math.isfinite(value) and value >= 0,
