@@ -58,5 +58,7 @@ def _regions(options: Options, content: Image.Image, styles: tuple[Image.Image, 
     """The (photo, style) region pairs: from --labels' images, else from --regions' clusters, else None."""
     if options.labels is not None or not options.regions or len(styles) != 1:
         return regions.from_files(options.labels, content, styles)
-    net = network.build(options, [clusters.LAYER], network.pick_device(options.device))
+    # the run's own network (one per process), which reaches LAYER: not a second copy of the weights
+    layers = [*options.content_layers, *options.style_layers, clusters.LAYER]
+    net = network.build(options, layers, network.pick_device(options.device))
     return clusters.automatic(content, styles[0], options.regions, net) or None
