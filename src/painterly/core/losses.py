@@ -63,17 +63,20 @@ class _StyleLoss(torch.autograd.Function):
     def forward(ctx, features: torch.Tensor, target: torch.Tensor, scale: float) -> torch.Tensor:
         _, n, h, w = features.shape
         # F^T as M x N: a view (no copy) of channels-last features, whose channels are innermost
-        ft = features.permute(0, 2, 3, 1).reshape(h * w, n).float()
-        diff = ft.t() @ ft - target
+        ft = features.permute(0, 2, 3, 1).reshape(h * w, n)
+        # Both products in the network's precision: a bf16 product accumulates in fp32 and is twice
+        # as fast as fp32 on CPUs with bf16 units (a 512 px evaluation 0.85 -> 0.77 s on Zen 4), and
+        # the Gram's rounding (0.15 % of G) is noise the difference G - A does not follow.
+        diff = (ft.t() @ ft).float() - target
         ctx.save_for_backward(ft, diff)
-        ctx.scale, ctx.shape, ctx.dtype = scale, (1, h, w, n), features.dtype
+        ctx.scale, ctx.shape = scale, (1, h, w, n)
         return diff.pow(2).sum() * scale
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         ft, diff = ctx.saved_tensors
-        grad_ft = ft @ (diff * (4.0 * ctx.scale * grad))  # (G - A) F, transposed
-        return grad_ft.to(ctx.dtype).reshape(ctx.shape).permute(0, 3, 1, 2), None, None
+        grad_ft = ft @ (diff * (4.0 * ctx.scale * grad)).to(ft.dtype)  # (G - A) F, transposed
+        return grad_ft.reshape(ctx.shape).permute(0, 3, 1, 2), None, None
 
 
 def scaled_gram(per_position_gram: torch.Tensor, positions: float) -> torch.Tensor:
