@@ -34,8 +34,8 @@ def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def gram(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Eq. 3: G_ij = sum_k F_ik F_jk, an N x N matrix (unnormalised); with `mask` ([H,W] in 0..1)
     each position k counts m_k times: the Gram of a region (Gatys et al. 2017)."""
-    f = flatten(features)
-    return (f if mask is None else f * mask.reshape(1, -1).to(f.dtype)) @ f.t()
+    f = features.reshape(features.shape[1], -1)  # in the network's precision, as `_StyleLoss`
+    return ((f if mask is None else f * mask.reshape(1, -1).to(f.dtype)) @ f.t()).float()
 
 
 def gram_loss(g: torch.Tensor, target_gram: torch.Tensor, positions: int) -> torch.Tensor:
