@@ -64,13 +64,14 @@ SLOW_PASS = dict(fixed=0.05, per_pixel=2e-5, load=2.0, setting="a slow test mach
 
 @pytest.fixture
 def slow_machine(monkeypatch):
-    """This machine measured as a slow one (4 s a pass), without timing anything or caching a speed."""
+    """This machine measured as a slow, quiet one (4 s a pass), without timing anything or caching a speed."""
     from painterly.core import speed
 
     slow = speed.Speed(**SLOW_PASS)
     monkeypatch.setattr(speed, "measure", lambda options: slow)
     monkeypatch.setattr(speed, "measured", lambda options: True)
     monkeypatch.setattr(speed, "observe", lambda *a, **k: None)
+    monkeypatch.setattr(speed.contention, "others_now", lambda meter=None: 0.0)  # and quiet: no test reads the load
     return slow
 
 

@@ -167,6 +167,26 @@ def test_a_budget_the_plan_fits_runs_the_plan_and_no_longer(slow_machine, pictur
     }
 
 
+
+def test_a_budget_planned_on_a_busy_machine_fits_its_plan_to_the_slower_machine(slow_machine, pictures, monkeypatch):
+    """Planned for the idle machine, half the estimate beside another program (2.3x slower) ended a
+    rung lower, upsampled, style_rel 0.49 where the idle quarter's plan (the same time's worth of
+    work) reached 0.34. A plan made while the CPU is busy is the plan for the time it really has."""
+    full = speed.plan_seconds(api.plan(*pictures, size=256), SLOW)
+    idle = api.plan(*pictures, size=256, time_budget=full / 2)
+    monkeypatch.setattr(contention, "others_now", lambda meter=None: 0.5)  # one of two cores taken
+    busy = api.plan(*pictures, size=256, time_budget=full / 2)
+    slowdown = speed.busy_slowdown(0.5 / 1.5)
+    assert speed.plan_seconds(busy, SLOW) * slowdown <= full / 2 < speed.plan_seconds(idle, SLOW) * slowdown
+    assert "the CPU is busy: planned for" in busy.notes[-1]
+    clock = FakeClock(monkeypatch, slowdown, others=0.5)
+    started = clock.now
+    steps = list(api.render(busy))
+    top = busy.scales[-1]
+    assert steps[-2].side == top.side and sum(s.side == top.side for s in steps) >= top.iterations  # not upsampled
+    assert not any("slower than planned" in s.note for s in steps)
+    assert clock.now - started <= 1.1 * full / 2
+
 # -- 4. short runs keep the photo
 
 

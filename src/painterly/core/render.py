@@ -112,10 +112,7 @@ def _budget(plan: Plan, seconds: float | None) -> Budget:
     """The plan's time budget, counted from now; a busy machine (measured now) is slower from the start."""
     if not seconds:
         return Budget(plan, None)
-    # others' share measured while this run waits; with our threads (one per core) competing they
-    # get h / (h + cores) of the CPUs, the share `busy_slowdown` is calibrated on
-    others = contention.others_now()
-    return Budget(plan, clock() + seconds, others / (1 + others))
+    return Budget(plan, clock() + seconds, speed.busy_share())
 
 
 def _at_size(step: Step, plan: Plan) -> Step:

@@ -229,14 +229,15 @@ def decide(inputs: Inputs, options: Options) -> Plan:
     budget = plan.options.time_budget
     if not budget:
         return plan
-    speed = measure(plan.options)
-    full = plan_seconds(plan, speed)
+    speed, others = measure(plan.options), busy_share()
+    slowdown = busy_slowdown(others) if others > contention.BUSY else 1.0  # the budget run's own start rate
+    full = plan_seconds(plan, speed) * slowdown
     if full <= budget * BUDGET_SAFETY or plan.options.iterations == 0:
         return plan
     opts = plan.options
     for changed in _budget_candidates(opts):
         candidate = make_plan(inputs, changed)
-        seconds = plan_seconds(candidate, speed)
+        seconds = plan_seconds(candidate, speed) * slowdown
         if seconds <= budget * BUDGET_SAFETY:
             break
     sides = " -> ".join(str(s.side) for s in candidate.scales)
@@ -246,6 +247,8 @@ def decide(inputs: Inputs, options: Options) -> Plan:
     if changed.init != opts.init:
         cut += ", starting from the photo"
     note = f"the time budget of {budget:.0f} s fits {cut} here ({describe(seconds)}; all of it: {describe(full)})"
+    if slowdown > 1.0:
+        note += f"; the CPU is busy: planned for {slowdown:.1f}x this machine's idle time"
     return dataclasses.replace(candidate, notes=(*candidate.notes, note), budget_cut=True)
 
 
@@ -290,6 +293,14 @@ def _budget_candidates(opts: Options) -> Iterator[Options]:
 def slower(seconds: float, others: float) -> str:
     """What `seconds` of work take while other programs use `others` of the CPUs: 'about 3.2 min if it stays so'."""
     return f"{describe(seconds * busy_slowdown(others))} if it stays so"
+
+
+def busy_share() -> float:
+    """Others' share of the CPUs as a run of ours would get it, measured now while we wait: with our
+    threads (one per core) competing they get h / (h + 1) of what they take of an idle machine, the
+    share `busy_slowdown` is calibrated on."""
+    others = contention.others_now()
+    return others / (1 + others)
 
 
 def busy_slowdown(others: float) -> float:
