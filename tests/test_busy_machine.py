@@ -167,7 +167,6 @@ def test_a_budget_the_plan_fits_runs_the_plan_and_no_longer(slow_machine, pictur
     }
 
 
-
 def test_a_budget_planned_on_a_busy_machine_fits_its_plan_to_the_slower_machine(slow_machine, pictures, monkeypatch):
     """Planned for the idle machine, half the estimate beside another program (2.3x slower) ended a
     rung lower, upsampled, style_rel 0.49 where the idle quarter's plan (the same time's worth of
@@ -186,6 +185,7 @@ def test_a_budget_planned_on_a_busy_machine_fits_its_plan_to_the_slower_machine(
     assert steps[-2].side == top.side and sum(s.side == top.side for s in steps) >= top.iterations  # not upsampled
     assert not any("slower than planned" in s.note for s in steps)
     assert clock.now - started <= 1.1 * full / 2
+
 
 # -- 4. short runs keep the photo
 

@@ -57,7 +57,6 @@ def test_style_loss_gradient_is_the_papers_eq6():
     assert torch.allclose(loss, reference, rtol=1e-5)
 
 
-
 def test_a_bf16_network_s_style_loss_and_gradient_stay_within_a_percent_of_fp32():
     """The Gram and (G - A) F run in the network's bf16 (twice as fast as fp32 where bf16 is native):
     the loss the optimiser sees and its gradient stay those of the fp32 features."""
@@ -74,6 +73,7 @@ def test_a_bf16_network_s_style_loss_and_gradient_stay_within_a_percent_of_fp32(
     (exact, exact_grad), (fast, fast_grad) = results
     assert fast == pytest.approx(exact, rel=0.01)
     assert float((fast_grad - exact_grad).norm() / exact_grad.norm()) < 0.02
+
 
 @pytest.fixture
 def pretend_cpu(monkeypatch, tmp_path):
