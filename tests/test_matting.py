@@ -9,7 +9,8 @@ import torch
 
 from conftest import artwork_like, photo_like
 from painterly import Options, api
-from painterly.core.matting import Matting
+from painterly.core.matting import Matting, locally_affine
+from painterly.errors import OptionsError
 from painterly.media import images
 
 
@@ -69,3 +70,30 @@ def test_the_photo_weight_keeps_a_run_a_recoloured_photo(tmp_path):
         term = Matting(images.to_tensor(images.load(str(photo), "photo").resize(out.size)))
         energy[w] = float(term.loss(images.to_tensor(out)))
     assert energy[1e9] < 0.5 * energy[0.0]
+
+
+def test_the_affine_projection_keeps_a_recoloured_photo_and_removes_painted_texture():
+    """`locally_affine`: a photo recoloured stays as it is; a stroke texture the photo's colours cannot
+    explain is mostly gone, while the recolouring (the look) stays."""
+    photo = images.to_tensor(photo_like(64, 48))
+    recoloured = (0.6 * photo.flip(1) + 0.2).clamp(0, 1)
+    kept = locally_affine(recoloured, photo, radius=3)
+    assert float((kept - recoloured).abs().mean()) < 2 / 255
+    strokes = 0.08 * torch.sin(torch.arange(64.0) * 1.3)[None, None, None, :] * torch.ones(1, 3, 48, 1)
+    painted = (recoloured + strokes).clamp(0, 1)
+    projected = locally_affine(painted, photo, radius=3)
+    assert float((projected - recoloured).abs().mean()) < 0.3 * float((painted - recoloured).abs().mean())
+    assert projected.shape == painted.shape and projected.dtype == painted.dtype
+
+
+def test_affine_radius_ends_a_run_with_a_recoloured_photo_and_says_so(tmp_path):
+    photo, look = tmp_path / "photo.png", tmp_path / "look.png"
+    photo_like(96, 72).save(photo)
+    artwork_like(96, 96).save(look)
+    assert Options().affine_radius == 0
+    steps = list(api.stylize_iter(str(photo), str(look), size=96, iterations=6, init="content", affine_radius=3))
+    assert "locally affine recolouring of the photo" in steps[-1].note
+    term = Matting(images.to_tensor(images.load(str(photo), "photo").resize((96, 72))))
+    assert float(term.loss(steps[-1].image)) < 0.5 * float(term.loss(steps[-2].image))
+    with pytest.raises(OptionsError, match="affine-radius must be from 0 to 16"):
+        Options(affine_radius=-1).validate()

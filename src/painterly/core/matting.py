@@ -20,6 +20,12 @@ RADIUS = 1  # 3x3 windows, as Levin et al. and DPST
 EPS = 1e-7
 
 
+# The final projection's regulariser (colours 0..1, divided by the window's pixel count as EPS): large
+# enough that a flat stretch of the photo (a sky) takes the output's local mean instead of fitting
+# noise, small enough that the photo's edges stay sharp (bench/photoreal.py, figures in docs/NOTES.md).
+AFFINE_EPS = 1e-2
+
+
 class Matting:
     """The matting Laplacian of `photo` ([1,3,H,W] RGB 0..1), applied without building it."""
 
@@ -61,3 +67,14 @@ class Matting:
         r = self.radius
         padded = F.pad(x, (2 * r, 2 * r, 2 * r, 2 * r))
         return F.avg_pool2d(padded, 2 * r + 1, stride=1) * self.size
+
+
+def locally_affine(image: torch.Tensor, photo: torch.Tensor, *, radius: int, eps: float = AFFINE_EPS) -> torch.Tensor:
+    """`image` [1,3,H,W] (RGB 0..1) made a locally affine recolouring of `photo` ([1,3,H,W], the same
+    size): in each window of 2 * radius + 1 px the best affine map of the photo's colours onto the image's,
+    averaged over the windows holding each pixel (He, Sun & Tang's guided filter with the photo as guide).
+    What the matting term asks for, reached in one step: texture the photo's colours cannot explain goes,
+    each stretch keeps its colours. With M_I from the same windows that is p - (M_I p) / count."""
+    matting = Matting(photo, radius=radius, eps=eps)
+    p = image[0].double()
+    return (p - matting.apply(p) / matting.count).clamp(0.0, 1.0).to(image.dtype)[None]

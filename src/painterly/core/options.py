@@ -153,6 +153,12 @@ class Options:
         "region's (with --labels or --regions; else the whole style's); 0 = off", LOSS, metavar="W",
         web=Control("Region colour weight", advanced=True, minimum=0),
     )  # fmt: skip
+    affine_radius: int = option(
+        0, "int", "photo to photo: at the end, make the result a locally affine recolouring of the photo (a guided "
+        "filter with the photo as guide, windows of 2R+1 px): painted texture goes, edges stay the photo's "
+        "(0 = off; --preset photoreal)", LOSS, metavar="R", reads=STILLS,
+        web=Control("Photo edges (affine radius)", advanced=True, minimum=0, maximum=16),
+    )  # fmt: skip
     preserve_colors: str = option(
         "none", "str", "keep the photo's colours: transfer luminance only, or match the style's colour histogram "
         "to the photo first", LOSS, choices=COLOR_METHODS, web=Control("Preserve colours"), reads=RUNS,
@@ -313,6 +319,10 @@ def _check_numbers(o: Options) -> None:
         )
     _check(o.content_weight > 0 or o.style_weight > 0, "content-weight and style-weight cannot both be 0")
     _check(0.05 <= o.style_scale <= 8, f"style-scale must be from 0.05 to 8, got {o.style_scale}")
+    _check(
+        isinstance(o.affine_radius, int) and 0 <= o.affine_radius <= 16,
+        f"affine-radius must be from 0 to 16 px, got {o.affine_radius!r}",
+    )
     _check(o.lr > 0, "lr must be > 0")
     _check(
         o.time_budget is None or isinstance(o.time_budget, int | float) and o.time_budget > 0,

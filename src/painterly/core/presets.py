@@ -53,7 +53,14 @@ PRESETS: dict[str, Preset] = {
         "from the photo, the matting Laplacian keeps it a recoloured photo, light smoothing; --labels pairs regions",
         # alpha/beta 1e-1 without the term hardly moved the colours; --regions 4 (automatic pairing) scored
         # worse than none (bench/photoreal.py; figures in NOTES)
-        {"init": "content", "ratio": 1e-3, "tv_weight": 1.0, "photo_weight": 1e8},
+        {
+            "init": "content",
+            "ratio": 1e-3,
+            "tv_weight": 1.0,
+            "photo_weight": 1e8,
+            "colour_weight": 100.0,
+            "affine_radius": 4,
+        },
     ),
 }
 

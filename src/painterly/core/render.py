@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..media import images
-from . import color, contention, evaluate, network, objective, speed
+from . import color, contention, evaluate, matting, network, objective, speed
 from .budget import Budget
 from .optimize import SEARCH_FIRST, Step, iterate
 from .options import STOP_WINDOW, Options
@@ -84,8 +84,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
         inverse_curvature = raw.step_scale / x[0, 0].numel() if math.isfinite(raw.step_scale) else 0.0
         done += local if scale.iterations else 0
         target = steps = None  # not kept while the next scale's objective is built
-    if opts.iterations == 0 or step.image.shape[-1] != plan.size[0]:
-        yield _at_size(step, plan)
+    yield from _finished(step, plan)
 
 
 def _descend(
@@ -115,15 +114,23 @@ def _budget(plan: Plan, seconds: float | None) -> Budget:
     return Budget(plan, clock() + seconds, speed.busy_share())
 
 
-def _at_size(step: Step, plan: Plan) -> Step:
-    """The last step at the plan's size: a run that ended a rung lower is upsampled, and says so."""
+def _finished(step: Step, plan: Plan) -> Iterator[Step]:
+    """The result as a last step, when it differs from the last iteration's image (or no iteration ran):
+    upsampled to the plan's size when the run ended a rung lower (said), made a locally affine
+    recolouring of the photo with `affine_radius`."""
     image, upsampled = at_output_size(step.image, plan.size)
-    if not upsampled:
-        return step
-    note = (
-        f"rendered at {upsampled['upsampled_from']} in the time budget and upsampled to {plan.size[0]}x{plan.size[1]}"
-    )
-    return dataclasses.replace(step, image=image, note=note)
+    notes = []
+    if upsampled:
+        w, h = plan.size
+        notes.append(f"rendered at {upsampled['upsampled_from']} in the time budget and upsampled to {w}x{h}")
+    if plan.options.affine_radius:
+        photo = images.to_tensor(plan.inputs.content.resize(plan.size, images.RESAMPLE)).to(image.device)
+        image = matting.locally_affine(image, photo, radius=plan.options.affine_radius)
+        notes.append(
+            f"made a locally affine recolouring of the photo ({2 * plan.options.affine_radius + 1} px windows)"
+        )
+    if notes or plan.options.iterations == 0:
+        yield dataclasses.replace(step, image=image, note="; ".join(notes) or step.note)
 
 
 class _Watch:
