@@ -225,7 +225,7 @@ def test_a_print_keeps_the_balance_of_2048_px():
 
     def weights(w: int) -> tuple[float, float]:
         objective = build(photo_like(w, 24), [style], opts, (w, 24), torch.device("cpu"))
-        return objective.alpha, objective.tv_weight
+        return objective.weights.content, objective.weights.tv
 
     assert weights(2048) == pytest.approx((2.0, 8.0))
     assert weights(4096) == pytest.approx((2.0 / 4, 8.0 / 4))

@@ -60,7 +60,7 @@ def _tiled_loss_and_grad(
     style = sum(weight * energies[k] for k, weight in objective.style_layers.items())
     coefficient = {  # dL/dG per layer and region: beta w_l (G - A) / (2 N^2 M^2)
         k: [
-            (g - a) * (objective.beta * weight / (2.0 * g.shape[0] ** 2 * m**2))
+            (g - a) * (objective.weights.style * weight / (2.0 * g.shape[0] ** 2 * m**2))
             for g, (_, a, m) in zip(grams[k], objective.regions(k))
         ]
         for k, weight in objective.style_layers.items()
@@ -70,7 +70,7 @@ def _tiled_loss_and_grad(
         y0, y1, x0, x1 = t.crop
         crop = x[:, :, y0:y1, x0:x1].clamp(0.0, 1.0).requires_grad_(True)  # its own leaf: a crop-sized gradient
         feats = {k: tiling.core_of(f, k, t, (h, w)) for k, f in objective.features(crop, objective.layers).items()}
-        share = objective.alpha * _content(objective, feats, t)
+        share = objective.weights.content * _content(objective, feats, t)
         for k in objective.style_layers:
             for c, (mask, _, _) in zip(coefficient[k], objective.regions(k)):
                 share = share + (c * losses.gram(feats[k], tiling.at_core(mask, t, k, feats[k]))).sum()
@@ -86,7 +86,7 @@ def _tiled_loss_and_grad(
     del whole
     grad.masked_fill_((image < 0) | (image > 1), 0.0)  # as the one-view objective's clamp: none outside 0..1
     pixels_value = float(pixels.detach())
-    total = objective.alpha * content + objective.beta * style + pixels_value
+    total = objective.weights.total(content, style, pixels_value)
     result = Losses(torch.tensor(total), content, style, pixels_value)
     return result, grad.mul_(scale(float(result.total)))
 

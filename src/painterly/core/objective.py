@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -35,8 +36,41 @@ if TYPE_CHECKING:
 FINE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1")
 
 
+@dataclass(frozen=True)
+class Weights:
+    """The multiplier of each term: eq. 7's alpha (`content`) and beta (`style`), and the terms on the
+    pixels (`Objective.pixel_terms`): TV, the video's temporal term, the photorealism (matting) term
+    and the region colour term. A new term adds its weight here, its loss in `pixel_terms` (or
+    `losses`), and its option in options.py."""
+
+    content: float = 1.0
+    style: float = 1e3
+    tv: float = 0.0
+    temporal: float = 0.0
+    photo: float = 0.0
+    colour: float = 0.0
+
+    @classmethod
+    def of(cls, options: Options, balance: float = 1.0) -> Weights:
+        """The run's weights: the terms summed over positions (all but the style's) times `balance`
+        (`sizes.print_balance`)."""
+        return cls(
+            content=options.content_weight * balance,
+            style=options.style_weight,
+            tv=options.tv_weight * balance,
+            temporal=options.temporal_weight * balance,
+            photo=options.photo_weight * balance,
+            colour=options.colour_weight * balance,
+        )
+
+    def total(self, content: float | torch.Tensor, style: float | torch.Tensor, pixels: float | torch.Tensor):
+        """Eq. 7 and the pixel terms: alpha * L_content + beta * L_style + the weighted pixel terms (both
+        evaluation paths, one view and tiles, add up here)."""
+        return self.content * content + self.style * style + pixels
+
+
 class Objective:
-    """L_total = alpha * sum_l c_l L_content,l + beta * sum_l w_l E_l + tv_weight * TV.
+    """L_total = alpha * sum_l c_l L_content,l + beta * sum_l w_l E_l + the pixel terms (`Weights`).
 
     `content_layers`/`style_layers` map layer -> per-layer weight (the paper: conv4_2 -> 1;
     conv1_1..conv5_1 -> 1/5). Images are RGB 0..1 tensors [1,3,H,W] on the network's device.
@@ -52,34 +86,25 @@ class Objective:
         *,
         content_layers: dict[str, float],
         style_layers: dict[str, float],
-        content_weight: float = 1.0,
-        style_weight: float = 1e3,
+        weights: Weights | None = None,
         blend: list[float] | None = None,
-        tv_weight: float = 0.0,
         bf16: bool = False,
         channels_last: bool = True,
         masks: list[torch.Tensor] | None = None,
         tile: int = 0,
         temporal: tuple[torch.Tensor, torch.Tensor] | None = None,
-        temporal_weight: float = 0.0,
         native_styles: list[torch.Tensor | None] | None = None,
-        matting_weight: float = 0.0,
         style_regions: list[torch.Tensor] | None = None,
-        colour_weight: float = 0.0,
     ):
         self.net = net
         self.content_layers = content_layers
         self.style_layers = style_layers
-        self.alpha = content_weight
-        self.beta = style_weight
-        self.tv_weight = tv_weight
+        self.weights = weights = weights or Weights()
         self.features = Features(net, bf16, channels_last)
         self.layers = sorted(set(content_layers) | set(style_layers))
         self.tile = tile
-        self.temporal = temporal if temporal_weight else None  # (warped previous frame, reliable pixels)
-        self.temporal_weight = temporal_weight
-        self.matting = Matting(content) if matting_weight else None  # the photorealism term (DPST)
-        self.matting_weight = matting_weight
+        self.temporal = temporal if weights.temporal else None  # (warped previous frame, reliable pixels)
+        self.matting = Matting(content) if weights.photo else None  # the photorealism term (DPST)
         blend = blend or [1.0] * len(styles)
         blend = [b / sum(blend) for b in blend]
         self.content_targets = features.feature_maps(self.features, content, list(content_layers), tile)
@@ -95,8 +120,7 @@ class Objective:
             layer: losses.scaled_gram(sum(b * p[layer] for b, p in zip(blend, per_position)), math.prod(shape[layer]))
             for layer in style_layers
         }
-        self.colour_weight = colour_weight
-        self.colours = _colour_targets(masks, styles, style_regions) if colour_weight else []
+        self.colours = _colour_targets(masks, styles, style_regions) if weights.colour else []
         self.masks = None
         self._regions = {layer: [(None, self.style_targets[layer], math.prod(shape[layer]))] for layer in style_layers}
         if masks is not None:
@@ -143,21 +167,21 @@ class Objective:
             torch.zeros((), device=image.device),
         )
         pixels = self.pixel_terms(image)
-        total = self.alpha * content + self.beta * style + pixels
+        total = self.weights.total(content, style, pixels)
         return Losses(total, float(content.detach()), float(style.detach()), float(pixels.detach()))
 
     def pixel_terms(self, image: torch.Tensor) -> torch.Tensor:
-        """The terms on the pixels themselves (no network): tv_weight * TV + temporal_weight * temporal
-        + matting_weight * the photorealism term + colour_weight * each region's colour statistics."""
-        total = torch.zeros((), device=image.device)
-        if self.tv_weight:
-            total = total + self.tv_weight * losses.tv_loss(image)
+        """The terms on the pixels themselves (no network), weighted: TV, the temporal term, the
+        photorealism term and each region's colour statistics."""
+        w, total = self.weights, torch.zeros((), device=image.device)
+        if w.tv:
+            total = total + w.tv * losses.tv_loss(image)
         if self.temporal is not None:
-            total = total + self.temporal_weight * losses.temporal_loss(image, *self.temporal)
+            total = total + w.temporal * losses.temporal_loss(image, *self.temporal)
         if self.matting is not None:
-            total = total + self.matting_weight * self.matting.loss(image)
+            total = total + w.photo * self.matting.loss(image)
         for mask, mean, cov in self.colours:
-            total = total + self.colour_weight * losses.colour_loss(image, mask, mean, cov)
+            total = total + w.colour * losses.colour_loss(image, mask, mean, cov)
         return total
 
 
@@ -198,20 +222,15 @@ def build(
         style_ts,
         content_layers=options.content_weights_per_layer(),
         style_layers=options.style_weights_per_layer(),
-        content_weight=options.content_weight * balance,
-        style_weight=options.style_weight,
+        weights=Weights.of(options, balance),
         blend=list(options.style_blend_weights) if options.style_blend_weights else None,
-        tv_weight=options.tv_weight * balance,
         bf16=network.use_bf16(options, device),
         channels_last=options.channels_last,
         masks=mask_ts,
         tile=tile,
         temporal=_temporal_tensors(temporal, size, device),
-        temporal_weight=options.temporal_weight * balance,
         native_styles=native_ts,
-        matting_weight=options.photo_weight * balance,
         style_regions=_style_masks(style_regions, style_ts),
-        colour_weight=options.colour_weight * balance,
     )
 
 
