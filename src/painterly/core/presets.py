@@ -50,9 +50,11 @@ PRESETS: dict[str, Preset] = {
     ),
     "photoreal": Preset(
         "photo-to-photo look transfer (paper Fig. 7 with Deep Photo Style Transfer's photorealism term): start "
-        "from the photo, the matting Laplacian keeps it a recoloured photo, light smoothing; --labels pairs regions",
+        "from the photo, the matting Laplacian keeps it a recoloured photo, the colours moved to the style's, the "
+        "result made a locally affine recolouring of the photo at the end; --labels pairs regions",
         # alpha/beta 1e-1 without the term hardly moved the colours; --regions 4 (automatic pairing) scored
-        # worse than none (bench/photoreal.py; figures in NOTES)
+        # worse than none; without the matting term the end's projection leaves more texture (bench/photoreal.py;
+        # figures in NOTES)
         {
             "init": "content",
             "ratio": 1e-3,
