@@ -95,5 +95,5 @@ def test_affine_radius_ends_a_run_with_a_recoloured_photo_and_says_so(tmp_path):
     assert "locally affine recolouring of the photo" in steps[-1].note
     term = Matting(images.to_tensor(images.load(str(photo), "photo").resize((96, 72))))
     assert float(term.loss(steps[-1].image)) < 0.5 * float(term.loss(steps[-2].image))
-    with pytest.raises(OptionsError, match="affine-radius must be from 0 to 16"):
+    with pytest.raises(OptionsError, match="affine-radius must be from 0 to 16, got -1"):
         Options(affine_radius=-1).validate()

@@ -154,10 +154,9 @@ class Options:
         web=Control("Region colour weight", advanced=True, minimum=0),
     )  # fmt: skip
     affine_radius: int = option(
-        0, "int", "photo to photo: at the end, make the result a locally affine recolouring of the photo (a guided "
-        "filter with the photo as guide, windows of 2R+1 px): painted texture goes, edges stay the photo's "
-        "(0 = off; --preset photoreal)", LOSS, metavar="R", reads=STILLS,
-        web=Control("Photo edges (affine radius)", advanced=True, minimum=0, maximum=16),
+        0, "int", "photo to photo: at the end, make the result a locally affine recolouring of the photo (guided "
+        "filter, windows of 2R+1 px): painted texture goes, the photo's edges stay (0 = off)", LOSS, metavar="R",
+        reads=STILLS, web=Control("Photo edges (affine radius)", advanced=True, minimum=0, maximum=16),
     )  # fmt: skip
     preserve_colors: str = option(
         "none", "str", "keep the photo's colours: transfer luminance only, or match the style's colour histogram "
@@ -299,19 +298,26 @@ def _check(ok: bool, message: str) -> None:
         raise OptionsError(message)
 
 
+# The integer options' ranges (lowest, highest), checked here for every door (CLI, web, API).
+INT_RANGES = {
+    "iterations": (0, 100000), "frame_iterations": (1, 100000), "lbfgs_history": (1, 1000), "regions": (0, 16),
+    "affine_radius": (0, 16), "seed": (0, 2**63 - 1),
+}  # fmt: skip
+
+
 def _check_numbers(o: Options) -> None:
     _check(
         isinstance(o.size, int) and (16 <= o.size <= 16384 or o.size == 0),
         f"size must be 0 (keep the content's size) or 16 to 16384 px, got {o.size!r}",
     )
-    _check(
-        isinstance(o.iterations, int) and 0 <= o.iterations <= 100000,
-        f"iterations must be from 0 to 100000, got {o.iterations!r}",
-    )
-    for name in (
-        "content_weight", "style_weight", "tv_weight", "photo_weight", "colour_weight", "lr", "style_scale",
-        "temporal_weight",
-    ):  # fmt: skip
+    for name, (low, high) in INT_RANGES.items():
+        value = getattr(o, name)
+        _check(
+            isinstance(value, int) and low <= value <= high,
+            f"{name.replace('_', '-')} must be from {low} to {high}, got {value!r}",
+        )
+    weights = ("content_weight", "style_weight", "tv_weight", "photo_weight", "colour_weight", "temporal_weight")
+    for name in (*weights, "lr", "style_scale"):
         value = getattr(o, name)
         _check(
             isinstance(value, int | float) and math.isfinite(value) and value >= 0,
@@ -319,10 +325,6 @@ def _check_numbers(o: Options) -> None:
         )
     _check(o.content_weight > 0 or o.style_weight > 0, "content-weight and style-weight cannot both be 0")
     _check(0.05 <= o.style_scale <= 8, f"style-scale must be from 0.05 to 8, got {o.style_scale}")
-    _check(
-        isinstance(o.affine_radius, int) and 0 <= o.affine_radius <= 16,
-        f"affine-radius must be from 0 to 16 px, got {o.affine_radius!r}",
-    )
     _check(o.lr > 0, "lr must be > 0")
     _check(
         o.time_budget is None or isinstance(o.time_budget, int | float) and o.time_budget > 0,
@@ -338,15 +340,8 @@ def _check_numbers(o: Options) -> None:
         f"got {o.max_memory!r}",
     )
     _check(isinstance(o.min_scale, int) and o.min_scale >= 16, f"min-scale must be >= 16 px, got {o.min_scale!r}")
-    _check(isinstance(o.regions, int) and 0 <= o.regions <= 16, f"regions must be 0 to 16, got {o.regions!r}")
-    _check(isinstance(o.seed, int) and 0 <= o.seed < 2**63, f"seed must be 0 .. 2**63 - 1, got {o.seed!r}")
     _check(o.bit_depth in (8, 16), f"bit-depth must be 8 or 16, got {o.bit_depth!r}")
     _check(isinstance(o.tile, int) and (o.tile == 0 or o.tile >= 32), f"tile must be 0 or >= 32 px, got {o.tile!r}")
-    _check(isinstance(o.lbfgs_history, int) and 1 <= o.lbfgs_history <= 1000, "lbfgs-history must be from 1 to 1000")
-    _check(
-        isinstance(o.frame_iterations, int) and 1 <= o.frame_iterations <= 100000,
-        f"frame-iterations must be from 1 to 100000, got {o.frame_iterations!r}",
-    )
     if o.style_blend_weights is not None:
         w = o.style_blend_weights
         _check(
