@@ -63,7 +63,9 @@ class Weights:
             colour=options.colour_weight * balance,
         )
 
-    def total(self, content: float | torch.Tensor, style: float | torch.Tensor, pixels: float | torch.Tensor):
+    def total(
+        self, content: float | torch.Tensor, style: float | torch.Tensor, pixels: float | torch.Tensor
+    ) -> float | torch.Tensor:
         """Eq. 7 and the pixel terms: alpha * L_content + beta * L_style + the weighted pixel terms (both
         evaluation paths, one view and tiles, add up here)."""
         return self.content * content + self.style * style + pixels

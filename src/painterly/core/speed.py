@@ -230,7 +230,8 @@ def decide(inputs: Inputs, options: Options) -> Plan:
     if not budget:
         return plan
     speed, others = measure(plan.options), busy_share()
-    slowdown = busy_slowdown(others) if others > contention.BUSY else 1.0  # the budget run's own start rate
+    # a busy CPU's slowdown planned for; the run measures again as it starts and re-plans (budget.Budget)
+    slowdown = busy_slowdown(others) if others > contention.BUSY else 1.0
     full = plan_seconds(plan, speed) * slowdown
     if full <= budget * BUDGET_SAFETY or plan.options.iterations == 0:
         return plan
