@@ -192,6 +192,22 @@ def test_time_budget_stops_the_run(content_path, style_path):
     assert 0 < planned <= steps[-1].iteration <= steps[-1].iterations < 100000
 
 
+def test_a_line_search_step_costs_its_trials_and_no_evaluation_more():
+    """L-BFGS evaluates the start of every step; after a line search that point is the accepted trial,
+    evaluated already (the paper's preset searched at every iteration and paid one pass more each)."""
+    torch.manual_seed(0)
+    target = torch.rand(1, 3, 16, 16)
+    weights = torch.linspace(1, 30, target.numel()).view_as(target)
+
+    def objective(x):
+        loss = ((x.clamp(0, 1) - target).pow(2) * weights).sum()
+        return Losses(loss, float(loss.detach()), 0.0, 0.0)
+
+    steps = list(optimize.iterate(objective, torch.full((1, 3, 16, 16), 0.5), 10, line_search=True))
+    assert steps[-1].loss < 0.05 * steps[0].loss
+    assert steps[-1].evaluations <= 14  # 22 when the accepted trial was evaluated again
+
+
 @pytest.mark.numerics
 def test_stop_tolerance_ends_a_stalled_scale(content_path, style_path):
     steps = run(content_path, style_path, size=48, iterations=200, stop_tolerance=0.9)

@@ -3,6 +3,9 @@ release changes one of these, this file fails, not a render that quietly goes wr
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import torch
 
 from painterly.core import torch_private
@@ -59,3 +62,21 @@ def test_lbfgs_keeps_its_inverse_curvature_after_a_step():
         opt.step(closure)
     value = torch_private.inverse_curvature(opt, x)
     assert value is not None and 0 < value < 1  # the quadratic's curvature is 2..20: its inverse below 1
+
+
+def test_the_default_optimiser_made_and_stepped_by_the_run_does_not_import_torch_s_compiler():
+    """torch._dynamo costs about a second of every fresh process; a render never compiles. (Adam's step
+    imports it anyway: `--optimizer adam` pays the second.)"""
+    script = (
+        "import sys, torch\n"
+        "from painterly.core import optimize\n"
+        "from painterly.core.losses import Losses\n"
+        "def objective(x):\n"
+        "    loss = (x.clamp(0, 1) - 0.3).pow(2).sum()\n"
+        "    return Losses(loss, float(loss.detach()), 0.0, 0.0)\n"
+        "list(optimize.iterate(objective, torch.full((1, 3, 8, 8), 0.5), 12))\n"
+        "raw = torch.optim.Optimizer.add_param_group.__wrapped__\n"
+        "print('torch._dynamo' in sys.modules, hasattr(raw, '__dynamo_disable'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]  # not imported, and torch left as it was

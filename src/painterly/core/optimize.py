@@ -64,6 +64,7 @@ class _Tracker:
         self.best_image = x.detach().clone()
         self.last: Losses | None = None
         self._cached: tuple[tuple[int, int], float, torch.Tensor] | None = None
+        self._evaluated: torch.Tensor | None = None  # the pixels of the cached evaluation
         self.normaliser: float | None = None  # 1 / first loss: keeps L-BFGS' line search arithmetic in range
 
     def _normalise_by(self, loss: float) -> float:
@@ -72,11 +73,13 @@ class _Tracker:
         return self.normaliser
 
     def closure(self) -> torch.Tensor:
-        # L-BFGS re-evaluates the start point of every step; reuse the line search's last value.
-        if self._cached is not None and self._cached[0] == self._versions(self._cached[2]):
+        # L-BFGS re-evaluates the start point of every step; reuse the last evaluation when it was made at
+        # these pixels: unchanged since (version counters), or moved away and back to the same values, as
+        # a line search does (it evaluates x + t d, restores x, then steps to x + t d: one pass per search).
+        if self._cached is not None and self._same_point():
             self.x.grad = self._cached[2]
             return torch.tensor(self._cached[1] * self.normaliser)
-        self._cached = None  # no copies: the pixels and gradient are checked by their version counters
+        self.forget()
         self.x.grad = None
         offset = (0, 0)
         if self.tile:  # the same objective and gradient, one tile's activations at a time
@@ -94,7 +97,19 @@ class _Tracker:
             self.best_loss = loss
             self.best_image = self.x.detach().clamp(0.0, 1.0)
         self._cached = (self._versions(self.x.grad), loss, self.x.grad)
+        self._evaluated = self.x.detach().clone()
         return result.total.detach() * self.normaliser
+
+    def forget(self) -> None:
+        """Drop the cached evaluation (the next closure evaluates)."""
+        self._cached = self._evaluated = None
+
+    def _same_point(self) -> bool:
+        """Whether the cached evaluation was made at these pixels and its gradient is untouched."""
+        (x_version, grad_version), _, grad = self._cached
+        if torch_private.version(grad) != grad_version:
+            return False
+        return torch_private.version(self.x) == x_version or torch.equal(self.x.detach(), self._evaluated)
 
     def _versions(self, grad: torch.Tensor) -> tuple[int, int]:
         """Which pixels and gradient these are: any in-place change (a step, a projection) bumps a version."""
@@ -107,18 +122,19 @@ def _make_optimizer(
     """Adam with step size lr, or L-BFGS with a unit step: with `line_search` a strong-Wolfe search
     (several evaluations per iteration), else the fixed step of the classic implementations (one
     evaluation per iteration). `step_shrink` shrinks either after a divergence."""
-    if name == "adam":
-        return torch.optim.Adam([x], lr=lr * step_shrink)
-    return torch.optim.LBFGS(
-        [x],
-        lr=step_shrink,
-        max_iter=1,
-        max_eval=20,
-        history_size=history,
-        tolerance_grad=0.0,
-        tolerance_change=0.0,
-        line_search_fn=torch_private.STRONG_WOLFE if line_search else None,
-    )
+    with torch_private.no_compiler_import():
+        if name == "adam":
+            return torch.optim.Adam([x], lr=lr * step_shrink)
+        return torch.optim.LBFGS(
+            [x],
+            lr=step_shrink,
+            max_iter=1,
+            max_eval=20,
+            history_size=history,
+            tolerance_grad=0.0,
+            tolerance_change=0.0,
+            line_search_fn=torch_private.STRONG_WOLFE if line_search else None,
+        )
 
 
 class _Descent:
@@ -244,7 +260,7 @@ class _Descent:
             self.x.copy_(self.tracker.best_image)
         shrink = 0.5**self.restarts
         self.opt = _make_optimizer(self.optimizer, self.x, self.lr, self.history, self.line_search, shrink)
-        self.tracker._cached = None
+        self.tracker.forget()
         self.search_until = self.iteration + 1
 
     def release(self) -> None:
@@ -252,7 +268,8 @@ class _Descent:
         gradient, the objective), so the next scale is built in the room they took; `state()` still
         gives a checkpoint, with a fresh optimiser."""
         self.opt = _make_optimizer(self.optimizer, self.x, self.lr, self.history, self.line_search)
-        self.tracker._cached = self.tracker.objective = None
+        self.tracker.forget()
+        self.tracker.objective = None
         self.x.grad = None
 
     def loss(self) -> float:

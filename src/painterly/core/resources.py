@@ -28,7 +28,8 @@ BF16_BASE_BYTES = 900 * 2**20  # bf16 runs keep an fp32 and a bf16 copy of the w
 BF16_NETWORK_BYTES_PER_PIXEL = 1900  # bf16 activations, fp32 Grams' inputs
 OPTIMIZER_BYTES_PER_VALUE = 4 * 2  # float32 s and y vectors per history entry
 TILE_HALO = 80  # px around each tile (tiling.HALO): conv5_1's receptive field reaches 78 px
-IMAGE_BYTES_PER_PIXEL = 3 * 4 * 14  # float32 image-sized buffers a tiled run keeps (x, grad, best, ...), fitted
+# float32 image-sized buffers a tiled run keeps (x, grad, best, the evaluated x, ...): 14 fitted, +1 since
+IMAGE_BYTES_PER_PIXEL = 3 * 4 * 15
 
 
 def estimate(width: int, height: int, history: int = 20, bf16: bool = False, tile: int = 0) -> tuple[float, float]:

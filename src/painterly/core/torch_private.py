@@ -1,4 +1,4 @@
-"""The three things the optimiser relies on that torch does not document: each in one place, and
+"""The four things the optimiser relies on that torch does not document: each in one place, and
 `tests/test_torch_private.py` fails if a torch release changes one of them.
 
 - `version`: a tensor's in-place version counter (`Tensor._version`); the closure's cache knows by it
@@ -8,9 +8,17 @@
   (and one curvature history).
 - `inverse_curvature`: L-BFGS keeps its current inverse curvature as `state[param]["H_diag"]`; the
   next scale's first step starts from it.
+- `no_compiler_import`: `Optimizer.add_param_group` (called by every optimiser's constructor) is wrapped
+  by `torch._disable_dynamo`, which imports torch's compiler (torch._dynamo: about 1 s on a 2-core CPU, 3 %
+  of a default render in a fresh process) at its first call and then calls the function it stores as
+  `__dynamo_disable`; while the compiler is not imported, storing the function itself skips the import.
 """
 
 from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
 
 import torch
 
@@ -31,3 +39,18 @@ def inverse_curvature(optimizer: torch.optim.Optimizer, param: torch.Tensor) -> 
     """L-BFGS' current inverse curvature for `param` (in its loss's units), or None before it has one."""
     value = optimizer.state.get(param, {}).get("H_diag")
     return None if value is None else float(value)
+
+
+@contextlib.contextmanager
+def no_compiler_import() -> Iterator[None]:
+    """Within this block, making an optimiser does not import torch's compiler (nothing here compiles);
+    after it torch is as before. Does nothing once the compiler is imported or where torch differs."""
+    raw = getattr(torch.optim.Optimizer.add_param_group, "__wrapped__", None)
+    if raw is None or "torch._dynamo" in sys.modules or hasattr(raw, "__dynamo_disable"):
+        yield
+        return
+    setattr(raw, "__dynamo_disable", raw)  # noqa: B010 (the name is torch's, not mangled)
+    try:
+        yield
+    finally:
+        delattr(raw, "__dynamo_disable")
