@@ -1,5 +1,7 @@
 """Artist controls: each must have a measurable effect in the right direction."""
 
+import math
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -153,3 +155,24 @@ def test_several_content_layers_and_init_from_file(tmp_path):
     target = np.asarray(content.resize(fine.size), np.float32)
     # matching a shallow layer keeps the photo's pixels much closer
     assert np.abs(np.asarray(fine, np.float32) - target).mean() < np.abs(np.asarray(coarse, np.float32) - target).mean()
+
+
+def test_each_range_is_declared_once_and_every_door_keeps_inside_it():
+    """An option's range is its declaration's `within`: validation refuses a value just outside it with
+    a one-line message, and a web control may narrow it (a slider's ends) but never reach outside."""
+    from painterly.core.declare import Control
+    from painterly.core.options import SPECS
+
+    ranged = [s for s in SPECS if s.within is not None]
+    assert {"iterations", "seed", "tv_weight", "style_scale", "affine_radius", "min_scale"} <= {s.name for s in ranged}
+    for spec in ranged:
+        low, high = spec.within
+        step = 1 if spec.kind == "int" else 0.01
+        outside = [low - step] + ([high + step] if math.isfinite(high) else [math.nan])
+        for value in outside:
+            with pytest.raises(painterly.OptionsError, match=f"^{spec.key.replace('_', '-')} must be"):
+                painterly.Options().replace(**{spec.name: value})
+        c = spec.web if isinstance(spec.web, Control) else None
+        if c is not None:
+            assert c.minimum is None or low <= c.minimum, spec.name
+            assert c.maximum is None or c.maximum <= high, spec.name

@@ -7,6 +7,7 @@ page's controls are generated from them. Nothing here knows any particular optio
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..errors import OptionsError
@@ -54,6 +55,21 @@ class Spec:
     web: Control | str | None = None  # a Control, SERVER, or None: on the command line only
     internal: bool = False  # neither a flag nor a control, on purpose
     reads: tuple[str, ...] = RUNS  # the commands that read it (see SCORED)
+    within: tuple[float, float] | None = None  # the values every door lets pass, both ends included
+
+    def admits(self, value: object) -> bool:
+        """Whether `value` is of this option's kind and `within` its range (a finite number for floats)."""
+        low, high = self.within
+        if self.kind == "int":
+            return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+        return isinstance(value, int | float) and math.isfinite(value) and low <= value <= high
+
+    def range_error(self, value: object) -> str:
+        """The one-line refusal of a value outside `within`."""
+        low, high = self.within
+        if math.isinf(high):
+            return f"{self.key.replace('_', '-')} must be a finite number >= {self.show(low)}, got {value!r}"
+        return f"{self.key.replace('_', '-')} must be from {self.show(low)} to {self.show(high)}, got {value!r}"
 
     @property
     def key(self) -> str:

@@ -61,7 +61,7 @@ class Options:
     )  # fmt: skip
     iterations: int = option(
         100, "int", "optimiser iterations, summed over all scales", OPTIMISATION, metavar="N",
-        web=Control("Iterations", minimum=0, maximum=2000, step=1),
+        within=(0, 100000), web=Control("Iterations", maximum=2000, step=1),
     )  # fmt: skip
     multiscale: bool = option(
         True, "bool", f"coarse-to-fine from {MULTISCALE_FROM} px: start at --min-scale ({FIRST_SCALE}) px, each scale "
@@ -73,7 +73,7 @@ class Options:
     )  # fmt: skip
     min_scale: int = option(
         FIRST_SCALE, "int", "the coarsest scale of a coarse-to-fine run (the classic preset: 128 from noise)",
-        OPTIMISATION, metavar="PX", web=Control("Coarsest scale (px)", advanced=True, minimum=16, step=16),
+        OPTIMISATION, metavar="PX", within=(16, 16384), web=Control("Coarsest scale (px)", advanced=True, step=16),
     )  # fmt: skip
     time_budget: float | None = option(
         None, "seconds", "finish within this many seconds: planned from this machine's measured speed (fewer "
@@ -84,9 +84,13 @@ class Options:
         0.0, "float", f"end a scale when the loss falls by less than REL over {STOP_WINDOW} iterations; 0 = off",
         OPTIMISATION, metavar="REL", web=Control("Stop tolerance", advanced=True, minimum=0, info="0 = off"),
     )  # fmt: skip
-    content_weight: float = option(1.0, "float", "alpha, weight of the content loss", LOSS, metavar="ALPHA")
+    content_weight: float = option(
+        1.0, "float", "alpha, weight of the content loss", LOSS, metavar="ALPHA", within=(0, math.inf)
+    )  # fmt: skip
     # alpha/beta 1.2e-3 (the paper: 1e-3) keeps the photo as the paper's ratio did before smoothing
-    style_weight: float = option(1 / 1.2e-3, "float", "beta, weight of the style loss", LOSS, metavar="BETA")
+    style_weight: float = option(
+        1 / 1.2e-3, "float", "beta, weight of the style loss", LOSS, metavar="BETA", within=(0, math.inf)
+    )  # fmt: skip
     content_layers: tuple[str, ...] = option(
         CONTENT_LAYERS, "layers", "layers matched to the photo", LOSS, metavar="L1,L2",
         web=Control("Content layers", advanced=True, choices=LAYER_NAMES),
@@ -122,7 +126,7 @@ class Options:
     )  # fmt: skip
     style_scale: float = option(
         1.0, "float", "style image size relative to the output; >1 gives larger strokes", LOSS, metavar="S",
-        web=Control("Style scale", advanced=True, minimum=0.25, maximum=2.0, step=0.05),
+        within=(0.05, 8.0), web=Control("Style scale", advanced=True, minimum=0.25, maximum=2.0, step=0.05),
     )  # fmt: skip
     style_masks: tuple[str, ...] | None = option(
         None, "paths", "one per style image, in order: where that style goes (white = region); repeat the flag "
@@ -136,27 +140,28 @@ class Options:
     regions: int = option(
         0, "int", "photo to photo without label images: pair up to N regions of the photo and the style found by "
         "clustering both images' deep features together (sky to sky; 0 = off; --labels wins)",
-        LOSS, metavar="N", reads=STILLS, web=Control("Paired regions (automatic)", advanced=True, minimum=0, maximum=8),
+        LOSS, metavar="N", reads=STILLS, within=(0, 16),
+        web=Control("Paired regions (automatic)", advanced=True, maximum=8),
     )  # fmt: skip
     tv_weight: float = option(
         20.0, "float", "total-variation smoothing weight; removes the fine weave and speckle that matching the "
         "style's Grams leaves on smooth areas (the paper uses none)", LOSS, metavar="W",
-        web=Control("TV smoothing weight", advanced=True, minimum=0),
+        within=(0, math.inf), web=Control("TV smoothing weight", advanced=True),
     )  # fmt: skip
     photo_weight: float = option(
         0.0, "float", "photorealism weight: the matting Laplacian term of Deep Photo Style Transfer (Luan et al. "
         "2017), which keeps the output a locally affine recolouring of the photo (0 = off; --preset photoreal)",
-        LOSS, metavar="W", web=Control("Photorealism weight", advanced=True, minimum=0),
+        LOSS, metavar="W", within=(0, math.inf), web=Control("Photorealism weight", advanced=True),
     )  # fmt: skip
     colour_weight: float = option(
         0.0, "float", "photo to photo: each paired region's mean colour and colour covariance towards its style "
         "region's (with --labels or --regions; else the whole style's); 0 = off", LOSS, metavar="W",
-        web=Control("Region colour weight", advanced=True, minimum=0),
+        within=(0, math.inf), web=Control("Region colour weight", advanced=True),
     )  # fmt: skip
     affine_radius: int = option(
         0, "int", "photo to photo: at the end, make the result a locally affine recolouring of the photo (guided "
         "filter, windows of 2R+1 px): painted texture goes, the photo's edges stay (0 = off)", LOSS, metavar="R",
-        reads=STILLS, web=Control("Photo edges (affine radius)", advanced=True, minimum=0, maximum=16),
+        reads=STILLS, within=(0, 16), web=Control("Photo edges (affine radius)", advanced=True),
     )  # fmt: skip
     preserve_colors: str = option(
         "none", "str", "keep the photo's colours: transfer luminance only, or match the style's colour histogram "
@@ -168,7 +173,9 @@ class Options:
         "an image file", OPTIMISATION, metavar="palette|noise|content|style|FILE",
         web=Control("Start from", advanced=True, choices=INITS),  # never a path: the server's files stay private
     )  # fmt: skip
-    seed: int = option(0, "int", "noise seed", OPTIMISATION, metavar="N", web=Control("Seed", minimum=0))
+    seed: int = option(
+        0, "int", "noise seed", OPTIMISATION, metavar="N", within=(0, 2**63 - 1), web=Control("Seed")
+    )  # fmt: skip
     pooling: str = option(
         "avg", "str", "pooling between VGG blocks; the paper uses avg", NETWORK, choices=POOLINGS,
         web=Control("Pooling", advanced=True),
@@ -195,7 +202,7 @@ class Options:
     )  # fmt: skip
     lr: float = option(
         0.02, "float", "Adam step size, pixels 0..1", OPTIMISATION,
-        web=Control("Adam step size", advanced=True, minimum=0),
+        within=(0, math.inf), web=Control("Adam step size", advanced=True),
     )  # fmt: skip
     line_search: bool = option(
         False, "bool", "L-BFGS with a strong-Wolfe line search (several network passes per iteration, like the "
@@ -203,8 +210,9 @@ class Options:
         web=Control("L-BFGS line search", advanced=True),
     )  # fmt: skip
     lbfgs_history: int = option(
-        20, "int", "L-BFGS history length (memory: 2 image-sized vectors each)", COMPUTE, metavar="N", reads=RUNS
-    )
+        20, "int", "L-BFGS history length (memory: 2 image-sized vectors each)", COMPUTE, metavar="N", reads=RUNS,
+        within=(1, 1000),
+    )  # fmt: skip
     device: str = option("auto", "str", "auto picks CUDA when present", COMPUTE, choices=DEVICES, web=SERVER)
     max_memory: float | None = option(
         None, "bytes", "refuse runs estimated to need more, e.g. 4G (default: the memory available now)", COMPUTE,
@@ -229,10 +237,11 @@ class Options:
     temporal_weight: float = option(
         50.0, "float", "video: weight of the temporal loss that keeps each frame where the previous stylised frame, "
         "moved by the optical flow, put it (Ruder et al. 2016); 0 = every frame on its own", VIDEO, metavar="W",
+        within=(0, math.inf),
     )  # fmt: skip
     frame_iterations: int = option(
         20, "int", "video: iterations for each frame after the first, which starts from the previous one moved "
-        "by the flow (the first frame gets --iterations)", VIDEO, metavar="N",
+        "by the flow (the first frame gets --iterations)", VIDEO, metavar="N", within=(1, 100000),
     )  # fmt: skip
     channels_last: bool = option(True, "bool", "channels-last memory layout for the network (faster on CPU)", COMPUTE)
 
@@ -298,33 +307,15 @@ def _check(ok: bool, message: str) -> None:
         raise OptionsError(message)
 
 
-# The integer options' ranges (lowest, highest), checked here for every door (CLI, web, API).
-INT_RANGES = {
-    "iterations": (0, 100000), "frame_iterations": (1, 100000), "lbfgs_history": (1, 1000), "regions": (0, 16),
-    "affine_radius": (0, 16), "seed": (0, 2**63 - 1),
-}  # fmt: skip
-
-
 def _check_numbers(o: Options) -> None:
     _check(
         isinstance(o.size, int) and (16 <= o.size <= 16384 or o.size == 0),
         f"size must be 0 (keep the content's size) or 16 to 16384 px, got {o.size!r}",
     )
-    for name, (low, high) in INT_RANGES.items():
-        value = getattr(o, name)
-        _check(
-            isinstance(value, int) and low <= value <= high,
-            f"{name.replace('_', '-')} must be from {low} to {high}, got {value!r}",
-        )
-    weights = ("content_weight", "style_weight", "tv_weight", "photo_weight", "colour_weight", "temporal_weight")
-    for name in (*weights, "lr", "style_scale"):
-        value = getattr(o, name)
-        _check(
-            isinstance(value, int | float) and math.isfinite(value) and value >= 0,
-            f"{name.replace('_', '-')} must be a finite number >= 0, got {value!r}",
-        )
+    for spec in FIELD_SPECS:  # the declared ranges (`within`), the one place they are written
+        if spec.within is not None:
+            _check(spec.admits(getattr(o, spec.name)), spec.range_error(getattr(o, spec.name)))
     _check(o.content_weight > 0 or o.style_weight > 0, "content-weight and style-weight cannot both be 0")
-    _check(0.05 <= o.style_scale <= 8, f"style-scale must be from 0.05 to 8, got {o.style_scale}")
     _check(o.lr > 0, "lr must be > 0")
     _check(
         o.time_budget is None or isinstance(o.time_budget, int | float) and o.time_budget > 0,
@@ -339,7 +330,6 @@ def _check_numbers(o: Options) -> None:
         f"max-memory must be a number of bytes > 0 (e.g. 6 * 2**30; '6G' is the command line's spelling), "
         f"got {o.max_memory!r}",
     )
-    _check(isinstance(o.min_scale, int) and o.min_scale >= 16, f"min-scale must be >= 16 px, got {o.min_scale!r}")
     _check(o.bit_depth in (8, 16), f"bit-depth must be 8 or 16, got {o.bit_depth!r}")
     _check(isinstance(o.tile, int) and (o.tile == 0 or o.tile >= 32), f"tile must be 0 or >= 32 px, got {o.tile!r}")
     if o.style_blend_weights is not None:

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 
 import torch
@@ -46,7 +45,7 @@ def no_compiler_import() -> Iterator[None]:
     """Within this block, making an optimiser does not import torch's compiler (nothing here compiles);
     after it torch is as before. Does nothing once the compiler is imported or where torch differs."""
     raw = getattr(torch.optim.Optimizer.add_param_group, "__wrapped__", None)
-    if raw is None or "torch._dynamo" in sys.modules or hasattr(raw, "__dynamo_disable"):
+    if raw is None or "_dynamo" in vars(torch) or hasattr(raw, "__dynamo_disable"):  # vars: no lazy import
         yield
         return
     setattr(raw, "__dynamo_disable", raw)  # noqa: B010 (the name is torch's, not mangled)

@@ -10,6 +10,7 @@ run's settings embedded, so a cancelled run still leaves its best image to downl
 from __future__ import annotations
 
 import inspect
+import math
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -112,10 +113,13 @@ def component(spec: Spec, max_side: int) -> gr.components.Component:
         return gr.Checkbox(**common)
     if spec.kind == "floats":
         return gr.Textbox(placeholder=c.info, **common)
-    if c.minimum is not None and c.maximum is not None:
-        top = min(c.maximum, max_side) if spec.name == "size" else c.maximum
-        return gr.Slider(c.minimum, top, step=c.step, info=c.info or None, **common)
-    return gr.Number(minimum=c.minimum, info=c.info or None, precision=0 if spec.kind == "int" else None, **common)
+    low, high = spec.within or (None, None)  # the declared range, which a control may narrow (a slider's ends)
+    low = c.minimum if c.minimum is not None else low
+    high = c.maximum if c.maximum is not None else high if high is not None and math.isfinite(high) else None
+    if low is not None and high is not None:
+        top = min(high, max_side) if spec.name == "size" else high
+        return gr.Slider(low, top, step=c.step, info=c.info or None, **common)
+    return gr.Number(minimum=low, info=c.info or None, precision=0 if spec.kind == "int" else None, **common)
 
 
 def make_options(values: dict[str, object], server: Options = DEFAULTS) -> Options:
