@@ -258,3 +258,22 @@ def test_every_upsampled_scale_gains_from_its_first_iteration(content_path, styl
     # L-BFGS' own first step leaves the loss at ~0.999; the carried one 0.63-0.96 per scale (the last
     # curvature of the scale below is noisy), 0.71-0.82 on average over both
     assert sum(gains) / len(gains) < 0.85 and max(gains) < 0.98, gains
+
+
+@pytest.mark.parametrize(
+    ("settings", "modes"),
+    [
+        ({"line_search": False, "search_first": 2}, ["search", "search", "fixed", "fixed"]),  # from the initial image
+        ({"line_search": False, "first_step": 0.5}, ["seeded", "fixed", "fixed", "fixed"]),  # an upsampled scale
+        ({"line_search": True}, ["search"] * 4),  # --line-search, the paper's
+    ],
+)
+def test_each_l_bfgs_iteration_moves_in_the_mode_its_scale_start_asks_for(settings, modes):
+    target = torch.rand(1, 3, 8, 8)
+    descent = optimize._Descent(quadratic(target), torch.full((1, 3, 8, 8), 0.5), optimizer="lbfgs", lr=1.0,
+                                history=10, **settings)  # fmt: skip
+    seen = []
+    for _ in modes:
+        seen.append(descent.mode())
+        descent.step(last=False)
+    assert seen == modes

@@ -192,23 +192,7 @@ class _Descent:
         """One iteration; returns a note when it diverged (rolled back) or stalled (converged)."""
         best_before = self.tracker.best_loss
         try:
-            if self.optimizer == "adam":
-                self.opt.zero_grad(set_to_none=True)
-                self.tracker.closure()
-                self.opt.step()
-            else:
-                # Fixed steps need a first curvature pair of the right scale: from a start far from any
-                # optimum (white noise) and after a restart the first steps search for it; after that
-                # one evaluation per iteration.
-                seeded = self.iteration == 0 and self.first_step > 0 and not self.restarts
-                searching = self.line_search or self.iteration < self.search_until or seeded
-                self.fixed_step = not searching
-                torch_private.set_line_search(self.opt, searching)
-                lr = self.opt.param_groups[0]["lr"]
-                if seeded:
-                    self._seed_first_step()
-                self.opt.step(self.tracker.closure)
-                self.opt.param_groups[0]["lr"] = lr  # a seed is for the first step only
+            self._move()
         except _NonFinite:
             pass  # handled below as divergence
         self.iteration += 1
@@ -217,7 +201,37 @@ class _Descent:
             # again (it costs one extra evaluation, so not after every step).
             with torch.no_grad():
                 self.x.clamp_(0.0, 1.0)
-        loss = self.loss()
+        return self._judge(self.loss(), best_before)
+
+    def mode(self) -> str:
+        """How the next L-BFGS iteration moves: "seeded" (an upsampled scale's first step, a
+        search from the step carried over from the scale below), "search" (a strong-Wolfe line search: with
+        --line-search, the first iterations from the initial image and the one after a restart) or "fixed"
+        (the classic unit step, one evaluation). Fixed steps need a first curvature pair of the right scale:
+        from a start far from any optimum (white noise) and after a restart the first steps search for it."""
+        if self.iteration == 0 and self.first_step > 0 and not self.restarts:
+            return "seeded"
+        return "search" if self.line_search or self.iteration < self.search_until else "fixed"
+
+    def _move(self) -> None:
+        """One optimiser step from the current pixels (raises _NonFinite from inside a line search)."""
+        if self.optimizer == "adam":
+            self.opt.zero_grad(set_to_none=True)
+            self.tracker.closure()
+            self.opt.step()
+            return
+        mode = self.mode()
+        self.fixed_step = mode == "fixed"
+        torch_private.set_line_search(self.opt, mode != "fixed")
+        lr = self.opt.param_groups[0]["lr"]
+        if mode == "seeded":
+            self._seed_first_step()
+        self.opt.step(self.tracker.closure)
+        self.opt.param_groups[0]["lr"] = lr  # a seed is for the first step only
+
+    def _judge(self, loss: float, best_before: float) -> str:
+        """After a step to `loss`: go on (""), or restart from the best image and say why (divergence,
+        an unstable fixed step, a failed line search: a second one in a row means converged)."""
         if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * self.tracker.best_loss:
             self.restarts += 1
             if self.restarts > MAX_RESTARTS:

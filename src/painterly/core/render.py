@@ -48,28 +48,20 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
         if k > kept.last():
             break  # the budget ends the run a rung lower
         scale = dataclasses.replace(scale, iterations=kept.counts[k])
-        target = objective.for_scale(inputs, content, styles, opts, scale, device)
-        inner = None
-        if resume is not None:  # k == the checkpoint's scale: its state (loaded on the CPU) on our device
-            inner, done, x = resume["iterate"], resume["done"], resume["iterate"]["x"].to(device)
-            target.style_layers = resume.get("style_layers", target.style_layers)
-            resume = None
-        else:
-            x = start(scale.size, blend=opts.style_blend_weights).to(device) if x is None else upsample(x, scale.size)
-            if opts.balance_layers:
-                evaluate.balance(target, x)
+        run = _start_scale(plan, scale, content, styles, device, previous=x, resume=resume, start=start)
+        done, resume = run.done if run.inner is not None else done, None
         losses, local, meter = [], 0, contention.Meter()
-        steps = _descend(target, x, scale, opts, inner=inner, first=k == 0, inverse_curvature=inverse_curvature)
+        steps = _descend(run, scale, opts, first=k == 0, inverse_curvature=inverse_curvature)
         for raw in steps:
             losses.append(raw.loss)
-            local = kept.lap(raw.iteration, clock())
+            local, last = kept.lap(raw.iteration, clock()), raw
             step = dataclasses.replace(
                 raw,
                 iteration=raw.iteration + done,
                 iterations=sum(kept.counts),
                 side=scale.side,
                 note="; ".join(filter(None, (raw.note, note, watch.busy(meter)))),
-                checkpoint=_outer_checkpoint(raw.checkpoint, k, done, target.style_layers),
+                checkpoint=_outer_checkpoint(raw.checkpoint, k, done, run.objective.style_layers),
             )
             note = ""
             if opts.preserve_colors == "luminance":
@@ -78,32 +70,60 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
                 yield step
             if converged(losses, opts.stop_tolerance) or kept.over(local, clock()):
                 break
-        _observe(opts, scale, raw, clock() - began, inner is None, others := meter.others())
+        _observe(opts, scale, last, clock() - began, run.inner is None, others := meter.others())
         kept.finished(k, others)  # the same share: a scale is busy for the cache and the budget alike
-        x = raw.image
-        inverse_curvature = raw.step_scale / x[0, 0].numel() if math.isfinite(raw.step_scale) else 0.0
+        x = last.image
+        inverse_curvature = last.step_scale / x[0, 0].numel() if math.isfinite(last.step_scale) else 0.0
         done += local if scale.iterations else 0
-        target = steps = None  # not kept while the next scale's objective is built
+        run = steps = None  # not kept while the next scale's objective is built
     yield from _finished(step, plan)
 
 
-def _descend(
-    target: objective.Objective,
-    x: torch.Tensor,
+@dataclasses.dataclass
+class ScaleRun:
+    """One scale's start: its objective, its start image ([1,3,H,W], RGB 0..1) and, resumed, the
+    checkpoint's optimiser state (`inner`) and the iterations done before it (`done`)."""
+
+    objective: objective.Objective
+    x: torch.Tensor
+    inner: dict | None = None
+    done: int = 0
+
+
+def _start_scale(
+    plan: Plan,
     scale: Scale,
-    opts: Options,
+    content: Image.Image,
+    styles: list[Image.Image],
+    device: torch.device,
     *,
-    inner: dict | None,
-    first: bool,
-    inverse_curvature: float,
-) -> Iterator[Step]:
-    """`iterate` on one scale from `x` (or its checkpoint `inner`): a line search first only from the
+    previous: torch.Tensor | None,
+    resume: dict | None,
+    start: Callable[..., torch.Tensor],
+) -> ScaleRun:
+    """`scale`'s objective and start: the checkpoint's state (`resume`, loaded on the CPU, on `device`),
+    else the previous scale's result upsampled (`start`'s initial image at the first scale), with the
+    style layers balanced there."""
+    target = objective.for_scale(plan.inputs, content, styles, plan.options, scale, device)
+    if resume is not None:
+        target.style_layers = resume.get("style_layers", target.style_layers)
+        return ScaleRun(target, resume["iterate"]["x"].to(device), resume["iterate"], resume["done"])
+    blend = plan.options.style_blend_weights
+    x = start(scale.size, blend=blend).to(device) if previous is None else upsample(previous, scale.size)
+    if plan.options.balance_layers:
+        evaluate.balance(target, x)
+    return ScaleRun(target, x)
+
+
+def _descend(run: ScaleRun, scale: Scale, opts: Options, *, first: bool, inverse_curvature: float) -> Iterator[Step]:
+    """`iterate` on one scale from its start (or its checkpoint): a line search first only from the
     initial image; an upsampled one starts at a step from the scale below (`inverse_curvature`, the last
     L-BFGS step scale per pixel: the step scale grows with the pixel count)."""
     return iterate(
-        target, x, scale.iterations, optimizer=opts.optimizer, lr=opts.lr, history=scale.history, resume=inner,
-        line_search=opts.line_search, tile=scale.tile, search_first=SEARCH_FIRST if first and inner is None else 0,
-        first_step=inverse_curvature * x[0, 0].numel(),
+        run.objective, run.x, scale.iterations, optimizer=opts.optimizer, lr=opts.lr, history=scale.history,
+        resume=run.inner, line_search=opts.line_search, tile=scale.tile,
+        search_first=SEARCH_FIRST if first and run.inner is None else 0,
+        first_step=inverse_curvature * run.x[0, 0].numel(),
     )  # fmt: skip
 
 
