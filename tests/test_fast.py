@@ -122,10 +122,10 @@ def test_auto_precision_on_every_cpu_kind(pretend_cpu, flags, isa, bf16_s, expec
     pretend, calibrations = pretend_cpu
     pretend(flags, isa, bf16_s=bf16_s)
     opts = painterly.Options()
-    assert network.use_bf16(opts, torch.device("cpu")) is expected
+    assert network.use_bf16(opts.precision, torch.device("cpu")) is expected
     assert calibrations == ([] if isa == "AVX2" or "avx512_bf16" not in flags else [False, True])
-    assert network.use_bf16(opts.replace(precision="fp32"), torch.device("cpu")) is False  # asked for: obeyed
-    assert network.use_bf16(opts.replace(precision="bf16"), torch.device("cpu")) is True
+    assert network.use_bf16("fp32", torch.device("cpu")) is False  # asked for: obeyed
+    assert network.use_bf16("bf16", torch.device("cpu")) is True
 
 
 @pytest.mark.numerics
@@ -149,8 +149,8 @@ def test_cuda_runs_bf16_where_the_gpu_supports_it(monkeypatch):
     assert network.pick_device("auto").type == "cuda"
     for supported in (True, False):  # e.g. an H100, a V100
         monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda s=supported: s)
-        assert network.use_bf16(opts, torch.device("cuda")) is supported
-    assert not network.use_bf16(opts.replace(precision="fp32"), torch.device("cuda"))
+        assert network.use_bf16(opts.precision, torch.device("cuda")) is supported
+    assert not network.use_bf16("fp32", torch.device("cuda"))
 
 
 @pytest.mark.numerics

@@ -30,18 +30,19 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def use_bf16(options: Options, device: torch.device) -> bool:
-    """Whether to run the network in bfloat16 autocast (Grams, losses and the optimiser stay float32).
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """Whether `precision` (--precision: auto, bf16 or fp32) runs the network in bfloat16 autocast on
+    `device` (the style Grams' products too; losses and the optimiser stay float32).
 
     'auto' uses it where the hardware does bf16 natively: CUDA GPUs that support it, and CPUs with
     avx512_bf16 or AMX when a short calibration confirms it is faster (it was 1.8x on a Zen 4 and
     4.6x on a Sapphire Rapids with AMX). On AVX2-only CPUs bf16 is emulated and >10x slower.
     """
-    if options.precision == "auto":
+    if precision == "auto":
         if device.type == "cuda":
             return torch.cuda.is_bf16_supported()
         return cpu_bf16_pays()
-    return options.precision == "bf16"
+    return precision == "bf16"
 
 
 def cpu_flags() -> set[str]:

@@ -211,7 +211,7 @@ def build(
     layers = list(options.content_layers) + list(options.style_layers)
     net = network.build(options, layers, device)
     content_t = images.to_tensor(content.resize(size, images.RESAMPLE)).to(device)
-    sides = [style_side(size, options, s) for s in styles]
+    sides = [style_side(size, options.style_scale, s) for s in styles]
     style_ts = [images.to_tensor(images.resize_long_side(s, side)).to(device) for s, side in zip(styles, sides)]
     native_ts = [images.to_tensor(s).to(device) if side > max(s.size) else None for s, side in zip(styles, sides)]
     balance = print_balance(size) if options.print_balance else 1.0  # the terms summed over positions
@@ -226,7 +226,7 @@ def build(
         style_layers=options.style_weights_per_layer(),
         weights=Weights.of(options, balance),
         blend=list(options.style_blend_weights) if options.style_blend_weights else None,
-        bf16=network.use_bf16(options, device),
+        bf16=network.use_bf16(options.precision, device),
         channels_last=options.channels_last,
         masks=mask_ts,
         tile=tile,

@@ -218,8 +218,9 @@ def _check_shapes(inputs: Inputs, opts: Options) -> None:
     """Refuse images too narrow for the network at `opts.size`: the output, and every style image
     at its working size, needs a short side of MIN_SIDE px."""
     size = output_size(inputs.content, opts.size)
+    style = style_side(size, opts.style_scale)
     checks = [("content image", inputs.content_name, inputs.content, opts.size)] + [
-        ("style image", name, im, style_side(size, opts)) for name, im in zip(inputs.style_names, inputs.styles)
+        ("style image", name, im, style) for name, im in zip(inputs.style_names, inputs.styles)
     ]
     for what, name, image, long_side in checks:
         short = min(output_size(image, long_side))
@@ -266,7 +267,7 @@ def _advice(inputs: Inputs, opts: Options) -> list[str]:
     notes = []
     size = output_size(inputs.content, opts.size)
     for name, image in zip(inputs.style_names, inputs.styles):
-        side, own = style_side(size, opts), max(image.size)
+        side, own = style_side(size, opts.style_scale), max(image.size)
         if side > STYLE_ENLARGED * own:
             notes.append(
                 f"the style {Path(name).name} is {own} px and is enlarged {side / own:.1f}x to {side} px for this "
@@ -296,7 +297,7 @@ def _swapped(inputs: Inputs) -> str | None:
 
 
 def _bf16(opts: Options) -> bool:
-    return network.use_bf16(opts, network.pick_device(opts.device))
+    return network.use_bf16(opts.precision, network.pick_device(opts.device))
 
 
 def _fit_memory(opts: Options, size: tuple[int, int]) -> Options:

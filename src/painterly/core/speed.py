@@ -125,7 +125,7 @@ def observe(
 
 
 def _setting(options: Options, device: torch.device) -> str:
-    bf16 = network.use_bf16(options, device)
+    bf16 = network.use_bf16(options.precision, device)
     return (
         f"{device.type} {'bf16' if bf16 else 'fp32'} {network.cpu_model()} {network.kernel_isa()} "
         f"{torch.__version__} {torch.get_num_threads()} {'channels_last' if options.channels_last else ''}"
@@ -195,7 +195,7 @@ def _tiled(size: tuple[int, int], tile: int, speed: Speed) -> float:
 
 def _style_size(plan: Plan, size: tuple[int, int]) -> tuple[int, int]:
     style = plan.inputs.styles[0]
-    side = style_side(size, plan.options, style)
+    side = style_side(size, plan.options.style_scale, style)
     w, h = style.size
     return (side, round(side * h / w)) if w >= h else (round(side * w / h), side)
 
