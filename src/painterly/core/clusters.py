@@ -32,7 +32,7 @@ def automatic(
     """(photo region, style region) masks ("L", white = in) at the images' sizes from `count` joint
     clusters of the two images' `LAYER` features (`net` reaches it); () when no cluster covers
     MIN_REGION of both images (the whole style everywhere)."""
-    from scipy.cluster.vq import kmeans, vq  # here: scipy's import is 0.4 s of every run's start, most never pair
+    from scipy.cluster.vq import kmeans, vq  # here: scipy's import would slow every run's start, most never pair
 
     a, b = features(photo, net), features(style, net)
     both = np.concatenate([a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1])]).astype(np.float64)

@@ -1,10 +1,9 @@
 """Give the C heap's freed memory back to the system between tiles.
 
 With the moving tile grid every evaluation runs the network on crops of new shapes; glibc keeps the
-freed activations in its heap, fragmented, and the resident memory grew with every evaluation (1024 px
-in 256 px tiles: 0.92 -> 1.35 GiB over 8 evaluations; a fixed grid stayed at 0.8; 4096 px in 512 px tiles:
-the peak rose by ~0.28 GiB an iteration, 4.7 -> 6.1 GiB). malloc_trim after each tile: 1024 px, 0.56 -> 0.66
-GiB over 6 evaluations (after each evaluation: 0.43 -> 0.49, but a higher peak); 4096 px: peak 4.15 GiB.
+freed activations in its heap, fragmented, and the resident memory grew with every evaluation (a fixed
+grid did not). Trimming after each tile keeps the peak flat; after each evaluation only, the peak is
+higher (figures in docs/NOTES.md, "Prints that look painted at 100%, memory and tiles per scale").
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ FIRST_SCALE = 181  # px: the default's first scale; from the palette start the p
 LADDER = math.sqrt(2)  # each scale's side over the one before: twice the pixels
 # px: above this (print sizes) each rung is twice the side of the one below (4x the pixels). The finest
 # scale redraws the brush texture at its resolution after an upsample and needs about as many iterations
-# from a 2x as from a sqrt(2) step, so one 2x step spends the time of two sqrt(2) steps on one scale: at 1024
-# px with a 256 px style (the 4x enlargement of a 4096 px print) 512 -> 1024 with 6 iterations gave
-# bench/print_look.py 0.23 / -0.16 where 512 -> 724 -> 1024 with 5 and 4 gave 0.37 / -0.46 in as much time.
+# from a 2x as from a sqrt(2) step, so one 2x step spends the time of two sqrt(2) steps on one scale, and
+# the brush texture comes out finer in the same time (bench/print_look.py; figures in docs/NOTES.md, "Prints
+# that look painted at 100%, the 4096 px step").
 PRINT_DETAIL = 2048
 
 

@@ -64,9 +64,9 @@ class _StyleLoss(torch.autograd.Function):
         _, n, h, w = features.shape
         # F^T as M x N: a view (no copy) of channels-last features, whose channels are innermost
         ft = features.permute(0, 2, 3, 1).reshape(h * w, n)
-        # Both products in the network's precision: a bf16 product accumulates in fp32 and is twice
-        # as fast as fp32 on CPUs with bf16 units (a 512 px evaluation 0.85 -> 0.77 s on Zen 4), and
-        # the Gram's rounding (0.15 % of G) is noise the difference G - A does not follow.
+        # Both products in the network's precision: a bf16 product accumulates in fp32 and is about twice
+        # as fast as fp32 on CPUs with bf16 units, and the Gram's rounding is noise the difference G - A
+        # does not follow (docs/NOTES.md, "Half the passes: the Grams in bf16").
         diff = (ft.t() @ ft).float() - target
         ctx.save_for_backward(ft, diff)
         ctx.scale, ctx.shape = scale, (1, h, w, n)

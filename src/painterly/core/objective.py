@@ -28,10 +28,9 @@ if TYPE_CHECKING:
     from .inputs import Inputs
     from .plan import Scale
 
-# An enlarged style's texture is its scan's blur, seen as soft rounded cells at 100% (1024 px output,
-# starry_night downscaled to 400 px: texture distance 0.56, fine band -0.75 log10, against 0.22 / -0.14 with
-# the 1024 px scan; bench/print_look.py). These layers' statistics come from the style at its own pixels
-# (conv1_1-conv3_1: 0.50 / -0.56, the cells remain; with conv4_1 too: 0.34 / -0.30, brush marks); conv5_1,
+# An enlarged style's texture is its scan's blur, seen as soft rounded cells at 100%. These layers'
+# statistics come from the style at its own pixels (with conv1_1-conv3_1 alone the cells remain; with
+# conv4_1 too, brush marks: bench/print_look.py, docs/NOTES.md "Prints that look painted at 100%"); conv5_1,
 # the strokes' layout, from the style at the output's scale, so `--style-scale` keeps setting stroke size.
 FINE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1")
 

@@ -1,17 +1,12 @@
 """Time and memory estimates, and the memory guard that refuses a run before any work.
 
-The fp32 constants are fitted to bench/speed.py on the 2-core AVX2 development machine (L-BFGS,
-network up to conv5_1): peak RSS 649 / 1033 / 2480 MiB at 256 / 512 / 1024 px with a short
-history, plus L-BFGS's history of 2 x `history` image-sized float32 vectors. The bf16 ones to
-bench/passes.py on a Sapphire Rapids (default run, history 20): 1.15 / 2.5 / 6.95 GiB at
-512 / 1024 / 2048 px, and to bench/print_size.py's peak RSS per scale at 4096 px (whole image up to
-1448 px, then tiles of 768 px: 3.3 / 4.1 / 5.2 GiB at 2048 / 2896 / 4096); the estimate stays above each.
-The tiled image-sized buffers to an fp32 4096 px scale in tiles of 512 px (history 4, 9 iterations,
-AVX2): 4.15 GiB measured with glibc's heap trimmed after every tile (`heap`; 6.15 GiB before, when the
-moving grid's freed crops stayed in the heap and the peak grew by two buffers an iteration); 14 buffers
-estimate 4.94 (the 2048 px scale in tiles of 1024 px: 5.62 GiB measured before the trim, 5.78 estimated;
-in tiles of 768 px, 3.27 GiB measured). Not covered: a 2048 px scale in tiles of 512 px, 3.86 GiB measured
-before the trim and three fewer buffers, 2.97 estimated.
+The fp32 constants are fitted to bench/speed.py's peak RSS on a 2-core AVX2 machine (L-BFGS, network up
+to conv5_1), plus L-BFGS's history of 2 x `history` image-sized float32 vectors; the bf16 ones to
+bench/passes.py and bench/print_size.py's peak RSS per scale up to 4096 px (whole, then in tiles); the
+tiled image-sized buffers to an fp32 4096 px scale in tiles of 512 px with glibc's heap trimmed after every
+tile (`heap`). The estimate stays above each measurement; the figures, and the one case not covered (a
+2048 px scale in tiles of 512 px), are in docs/NOTES.md ("Print size", "Prints that look painted at 100%,
+memory and tiles per scale").
 """
 
 from __future__ import annotations

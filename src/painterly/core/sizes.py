@@ -34,7 +34,7 @@ def print_balance(size: tuple[int, int]) -> float:
     `size` (W, H): 1 up to PRINT_DETAIL px, then (PRINT_DETAIL / long side)^2. Eq. 1 and TV sum over
     positions while the style loss (1/M^2) does not, so at fixed weights each 2x of side weighs the photo
     and the smoothing 4x more against the style: a 4096 px print would be 4x more photographic and
-    smoother than the same render at 2048 px, and its strokes' finest detail is what gives way (the 4x
-    enlargement at 1024 px with the content weight x16: texture distance 0.37 -> 0.43, fine band -0.46 ->
-    -0.57). Above PRINT_DETAIL the balance stays the 2048 px one, so a print is that render, finer."""
+    smoother than the same render at 2048 px, and its strokes' finest detail is what gives way (docs/NOTES.md,
+    "Prints that look painted at 100%, the print balance"). Above PRINT_DETAIL the balance stays the 2048 px
+    one, so a print is that render, finer."""
     return min(1.0, (PRINT_DETAIL / max(size)) ** 2)
