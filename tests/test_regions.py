@@ -156,3 +156,19 @@ def test_the_region_colour_term_moves_each_region_to_its_style_regions_colours(t
     red, blue = np.array(RED, float), np.array(BLUE, float)
     miss = lambda a: np.abs(a[:, :36].mean((0, 1)) - red).sum() + np.abs(a[:, 44:].mean((0, 1)) - blue).sum()  # noqa: E731
     assert miss(on) < 0.6 * miss(off)
+
+
+def test_regions_without_labels_pair_nothing_when_a_photo_is_no_areas_and_the_plan_says_so(tmp_path):
+    """A photo of fine speckle has no sky and no ground: its clusters are speckle, and pairing them with
+    a sky and a ground would paint the wrong parts; the whole style's look goes everywhere, said."""
+    rng = np.random.default_rng(3)
+    speckle = tmp_path / "speckle.png"
+    Image.fromarray(rng.integers(0, 256, (72, 96, 3), dtype=np.uint8)).save(speckle)
+    night = tmp_path / "night.png"
+    sky_and_ground((80, 80), (20, 20, 60), (200, 120, 40), seed=2).save(night)
+    plan = api.plan(str(speckle), str(night), size=64, regions=2)
+    assert plan.inputs.regions is None
+    assert any("--regions 2 found no areas that pair up" in hint for hint in plan.hints)
+    day = tmp_path / "day.png"
+    sky_and_ground((96, 72), (110, 160, 230), (60, 150, 60), seed=1).save(day)
+    assert not any("found no areas" in hint for hint in api.plan(str(day), str(night), size=64, regions=2).hints)

@@ -24,14 +24,20 @@ SIDE = 512  # px: the images' long side for the features
 DIMENSIONS = 16  # principal components kept of the 512 channels
 SEED = 0
 RESTARTS = 10  # k-means runs from different starts; the one with the least distortion is kept (one run is unstable)
+# Share of neighbouring feature positions in different clusters of a split into two, above which an image
+# does not split into areas and its clusters are speckle: both skylines of a sky over a city split into two
+# areas, a plain teapot in front of a window does not, and pairing such speckle painted the wrong parts
+# (docs/NOTES.md, "Photo look transfer: 85 iterations, and two regions where there is a sky").
+COHERENT = 0.05
 
 
 def automatic(
     photo: Image.Image, style: Image.Image, count: int, net: vgg.VGG19
 ) -> tuple[tuple[Image.Image, Image.Image], ...]:
     """(photo region, style region) masks ("L", white = in) at the images' sizes from `count` joint
-    clusters of the two images' `LAYER` features (`net` reaches it); () when no cluster covers
-    MIN_REGION of both images (the whole style everywhere)."""
+    clusters of the two images' `LAYER` features (`net` reaches it); () when either image's split into two
+    clusters is speckle rather than areas (`COHERENT`) or no cluster covers MIN_REGION of both images (the
+    whole style everywhere)."""
     from scipy.cluster.vq import kmeans, vq  # here: scipy's import would slow every run's start, most never pair
 
     a, b = features(photo, net), features(style, net)
@@ -39,11 +45,23 @@ def automatic(
     both -= both.mean(0)
     _, _, axes = np.linalg.svd(both, full_matrices=False)
     reduced = both @ axes[:DIMENSIONS].T
-    centres, _ = kmeans(reduced, count, iter=RESTARTS, seed=SEED)  # the best of RESTARTS runs
-    label, _ = vq(reduced, centres)
-    grids = label[: a.shape[0] * a.shape[1]].reshape(a.shape[:2]), label[a.shape[0] * a.shape[1] :].reshape(b.shape[:2])
+
+    def split(k: int) -> tuple[np.ndarray, np.ndarray]:  # each image's [h,w] grid of k joint clusters
+        centres, _ = kmeans(reduced, k, iter=RESTARTS, seed=SEED)  # the best of RESTARTS runs
+        label, _ = vq(reduced, centres)
+        cut = a.shape[0] * a.shape[1]
+        return label[:cut].reshape(a.shape[:2]), label[cut:].reshape(b.shape[:2])
+
+    grids = split(count)
+    if max(borders(g) for g in (grids if count == 2 else split(2))) > COHERENT:
+        return ()  # the two images do not split into areas: clusters would pair speckle
     photo_masks, style_masks = (_masks(g, im.size, count) for g, im in zip(grids, (photo, style)))
     return regions.pair(photo_masks, style_masks)
+
+
+def borders(grid: np.ndarray) -> float:
+    """The share of neighbouring positions (across and down) of a [h,w] grid of cluster numbers that differ."""
+    return float((np.mean(grid[1:] != grid[:-1]) + np.mean(grid[:, 1:] != grid[:, :-1])) / 2)
 
 
 def features(image: Image.Image, net: vgg.VGG19) -> np.ndarray:

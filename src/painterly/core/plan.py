@@ -274,6 +274,11 @@ def _advice(inputs: Inputs, opts: Options) -> list[str]:
                 f"{max(size)} px output: its finest texture is its own pixels' (a larger scan of the artwork gives "
                 "finer detail at 100%)"
             )
+    if opts.regions and opts.labels is None and len(inputs.styles) == 1 and not inputs.regions:
+        notes.append(
+            f"--regions {opts.regions} found no areas that pair up in the two images (the clusters are speckle, "
+            "or too small in one of them): every region takes the whole style's look; --labels pairs them by hand"
+        )
     swapped = _swapped(inputs)
     return [*notes, swapped] if swapped else notes
 
