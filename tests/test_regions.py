@@ -168,7 +168,7 @@ def test_regions_without_labels_pair_nothing_when_a_photo_is_no_areas_and_the_pl
     sky_and_ground((80, 80), (20, 20, 60), (200, 120, 40), seed=2).save(night)
     plan = api.plan(str(speckle), str(night), size=64, regions=2)
     assert plan.inputs.regions is None
-    assert any("--regions 2 found no areas that pair up" in hint for hint in plan.hints)
+    assert any("(--regions 2) found no areas that pair up" in hint for hint in plan.hints)
     day = tmp_path / "day.png"
     sky_and_ground((96, 72), (110, 160, 230), (60, 150, 60), seed=1).save(day)
     assert not any("found no areas" in hint for hint in api.plan(str(day), str(night), size=64, regions=2).hints)

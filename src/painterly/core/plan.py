@@ -276,8 +276,9 @@ def _advice(inputs: Inputs, opts: Options) -> list[str]:
             )
     if opts.regions and opts.labels is None and len(inputs.styles) == 1 and not inputs.regions:
         notes.append(
-            f"--regions {opts.regions} found no areas that pair up in the two images (the clusters are speckle, "
-            "or too small in one of them): every region takes the whole style's look; --labels pairs them by hand"
+            f"the automatic regions (--regions {opts.regions}) found no areas that pair up in the two images (the "
+            "clusters are speckle, or too small in one of them): the whole style's look everywhere; --labels pairs "
+            "regions by hand"
         )
     swapped = _swapped(inputs)
     return [*notes, swapped] if swapped else notes

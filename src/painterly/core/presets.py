@@ -51,13 +51,15 @@ PRESETS: dict[str, Preset] = {
     "photoreal": Preset(
         "photo-to-photo look transfer (paper Fig. 7 with Deep Photo Style Transfer's photorealism term): start "
         "from the photo, the matting Laplacian keeps it a recoloured photo, the colours moved to the style's, the "
-        "result made a locally affine recolouring of the photo at the end; --labels pairs regions",
-        # alpha/beta 1e-1 without the term hardly moved the colours; --regions 4 (automatic pairing) scored
-        # worse than none; without the matting term the end's projection leaves more texture; 85 iterations:
-        # a 700 px photo costs at most 2x a 512 px painting's passes, the same scores (bench/photoreal.py;
-        # figures in NOTES)
+        "result made a locally affine recolouring of the photo at the end; two regions paired automatically where both "
+        "photos split into areas (sky to sky), --labels pairs them by hand",
+        # alpha/beta 1e-1 without the term hardly moved the colours; without the matting term the end's
+        # projection leaves more texture; 85 iterations: the scores of 100 at under 2x a 512 px painting's
+        # passes; two automatic regions where both photos split into areas (a sky over a city: sky to sky),
+        # none elsewhere (clusters.COHERENT) (bench/photoreal.py; figures in NOTES)
         {
             "iterations": 85,
+            "regions": 2,
             "init": "content",
             "ratio": 1e-3,
             "tv_weight": 1.0,
