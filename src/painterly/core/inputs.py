@@ -54,9 +54,14 @@ def load_inputs(content: images.ImageSource, style, options: Options, max_pixels
     )
 
 
+def pairs_automatically(options: Options, styles: int) -> bool:
+    """Whether the run's regions come from --regions' clusters: asked for, no --labels, one style."""
+    return options.labels is None and bool(options.regions) and styles == 1
+
+
 def _regions(options: Options, content: Image.Image, styles: tuple[Image.Image, ...]):
     """The (photo, style) region pairs: from --labels' images, else from --regions' clusters, else None."""
-    if options.labels is not None or not options.regions or len(styles) != 1:
+    if not pairs_automatically(options, len(styles)):
         return regions.from_files(options.labels, content, styles)
     # the run's own network (one per process), which reaches LAYER: not a second copy of the weights
     layers = [*options.content_layers, *options.style_layers, clusters.LAYER]

@@ -64,7 +64,8 @@ class _Tracker:
         self.best_image = x.detach().clone()
         self.last: Losses | None = None
         self._cached: tuple[tuple[int, int], float, torch.Tensor] | None = None
-        self._evaluated: torch.Tensor | None = None  # the pixels of the cached evaluation
+        self._evaluated: torch.Tensor | None = None  # the pixels of the cached evaluation, kept while searching
+        self.keep_pixels = False  # a line search moves away and back: keep each evaluation's pixels to know it
         self.normaliser: float | None = None  # 1 / first loss: keeps L-BFGS' line search arithmetic in range
 
     def _normalise_by(self, loss: float) -> float:
@@ -97,7 +98,7 @@ class _Tracker:
             self.best_loss = loss
             self.best_image = self.x.detach().clamp(0.0, 1.0)
         self._cached = (self._versions(self.x.grad), loss, self.x.grad)
-        self._evaluated = self.x.detach().clone()
+        self._evaluated = self.x.detach().clone() if self.keep_pixels else None
         return result.total.detach() * self.normaliser
 
     def forget(self) -> None:
@@ -109,7 +110,9 @@ class _Tracker:
         (x_version, grad_version), _, grad = self._cached
         if torch_private.version(grad) != grad_version:
             return False
-        return torch_private.version(self.x) == x_version or torch.equal(self.x.detach(), self._evaluated)
+        if torch_private.version(self.x) == x_version:
+            return True
+        return self._evaluated is not None and torch.equal(self.x.detach(), self._evaluated)
 
     def _versions(self, grad: torch.Tensor) -> tuple[int, int]:
         """Which pixels and gradient these are: any in-place change (a step, a projection) bumps a version."""
@@ -222,6 +225,7 @@ class _Descent:
             return
         mode = self.mode()
         self.fixed_step = mode == "fixed"
+        self.tracker.keep_pixels = not self.fixed_step  # the fixed step after a search reuses its last point
         torch_private.set_line_search(self.opt, mode != "fixed")
         lr = self.opt.param_groups[0]["lr"]
         if mode == "seeded":

@@ -313,8 +313,8 @@ def _check_numbers(o: Options) -> None:
         f"size must be 0 (keep the content's size) or 16 to 16384 px, got {o.size!r}",
     )
     for spec in FIELD_SPECS:  # the declared ranges (`within`), the one place they are written
-        if spec.within is not None:
-            _check(spec.admits(getattr(o, spec.name)), spec.range_error(getattr(o, spec.name)))
+        if spec.within is not None and not spec.admits(value := getattr(o, spec.name)):
+            raise OptionsError(spec.range_error(value))
     _check(o.content_weight > 0 or o.style_weight > 0, "content-weight and style-weight cannot both be 0")
     _check(o.lr > 0, "lr must be > 0")
     _check(

@@ -13,7 +13,7 @@ from PIL import Image
 
 from ..errors import InputImageError, ResourceError
 from . import ladder, network, resources, tiling
-from .inputs import Inputs
+from .inputs import Inputs, pairs_automatically
 from .ladder import MULTISCALE_FROM, PRINT_DETAIL
 from .options import Options
 from .sizes import MIN_SIDE, output_size, style_side
@@ -274,7 +274,7 @@ def _advice(inputs: Inputs, opts: Options) -> list[str]:
                 f"{max(size)} px output: its finest texture is its own pixels' (a larger scan of the artwork gives "
                 "finer detail at 100%)"
             )
-    if opts.regions and opts.labels is None and len(inputs.styles) == 1 and not inputs.regions:
+    if pairs_automatically(opts, len(inputs.styles)) and not inputs.regions:
         notes.append(
             f"the automatic regions (--regions {opts.regions}) found no areas that pair up in the two images (the "
             "clusters are speckle, or too small in one of them): the whole style's look everywhere; --labels pairs "

@@ -114,9 +114,9 @@ def component(spec: Spec, max_side: int) -> gr.components.Component:
     if spec.kind == "floats":
         return gr.Textbox(placeholder=c.info, **common)
     low, high = spec.within or (None, None)  # the declared range, which a control may narrow (a slider's ends)
-    low = c.minimum if c.minimum is not None else low
-    high = c.maximum if c.maximum is not None else high if high is not None and math.isfinite(high) else None
-    if low is not None and high is not None:
+    low = low if c.minimum is None else c.minimum
+    high = high if c.maximum is None else c.maximum
+    if low is not None and high is not None and math.isfinite(high):
         top = min(high, max_side) if spec.name == "size" else high
         return gr.Slider(low, top, step=c.step, info=c.info or None, **common)
     return gr.Number(minimum=low, info=c.info or None, precision=0 if spec.kind == "int" else None, **common)
