@@ -42,7 +42,7 @@ PRESETS: dict[str, Preset] = {
     "classic": Preset(
         "the 2016 look: from white noise at 128 px, 220 iterations; the artwork moves the composition more "
         "(twice the time of the default's palette start)",
-        {"init": "noise", "min_scale": 128, "iterations": 220},
+        {"init": "noise", "min_scale": 128, "iterations": 220, "ratio": 1.2e-3},
     ),
     "fast": Preset(
         "a quick preview: 60 iterations, stop early when the loss stalls",
