@@ -223,7 +223,7 @@ def parsed(*argv):
 
 def test_presets_apply_and_explicit_flags_win(capsys):
     photoreal = parsed("--preset", "photoreal")
-    assert photoreal.init == "content" and photoreal.ratio == pytest.approx(1e-3) and photoreal.tv_weight == 1.0
+    assert photoreal.init == "palette" and photoreal.ratio == pytest.approx(1e-2) and photoreal.tv_weight == 1.0
     assert photoreal.photo_weight == 1e8
     assert parsed("--preset", "photoreal", "--init", "noise", "--ratio", "1e-2").init == "noise"
     assert parsed("--preset", "photoreal", "--ratio", "1e-2").ratio == pytest.approx(1e-2)

@@ -101,6 +101,20 @@ def test_an_enlarged_style_keeps_its_regions_in_the_fine_layers():
     assert not torch.allclose(red / red_mass, blue / blue_mass, rtol=0.05)
 
 
+def test_the_palette_start_gives_each_photo_region_its_style_regions_colours():
+    """The style's red half is labelled as the photo's right half and its blue half as the left (crossed):
+    the start image's left half is blue and its right half red; the whole style's palette mixes both."""
+    from painterly.core import render
+
+    photo, style = photo_like(80, 60), look((80, 60))
+    pairs = regions.paired(halves((80, 60), GREEN, BLUE), halves((80, 60), BLUE, GREEN), photo.size, style.size)
+    paired = render.initial_image("palette", photo, [style], None, (80, 60), 0, regions=pairs)[0].numpy() * 255
+    whole = render.initial_image("palette", photo, [style], None, (80, 60), 0)[0].numpy() * 255
+    blueness = lambda a: (a[2] - a[0]).mean()  # noqa: E731
+    assert blueness(paired[:, :, :40]) > 100 and blueness(paired[:, :, 40:]) < -100
+    assert abs(blueness(whole[:, :, :40]) - blueness(whole[:, :, 40:])) < 100
+
+
 def sky_and_ground(size: tuple[int, int], sky: tuple, ground: tuple, seed: int) -> Image.Image:
     """A scene: a smooth sky (a gradient of `sky`) over a textured ground (`ground` with strong grain)."""
     rng = np.random.default_rng(seed)
@@ -149,7 +163,8 @@ def test_the_region_colour_term_moves_each_region_to_its_style_regions_colours(t
     look((80, 60)).save(style)
     halves((80, 60), GREEN, BLUE).save(photo_labels)
     halves((80, 60), GREEN, BLUE).save(style_labels)
-    options = with_preset("photoreal", {"size": 80, "iterations": 30, "labels": (str(photo_labels), str(style_labels))})
+    labels = (str(photo_labels), str(style_labels))  # from the photo: the regional palette start would match already
+    options = with_preset("photoreal", {"size": 80, "iterations": 30, "labels": labels, "init": "content"})
     off, on = (
         np.asarray(api.stylize(str(photo), str(style), options.replace(colour_weight=w)), float) for w in (0.0, 1e4)
     )

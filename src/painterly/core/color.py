@@ -10,6 +10,7 @@ Transfer"), with scikit-image's colour spaces and histogram matching.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -33,20 +34,51 @@ def match_histogram(style: Image.Image, content: Image.Image) -> Image.Image:
 PALETTE_PIXELS = 256 * 256  # of the artworks, sampled for their palette
 
 
-def palette(photo: Image.Image, styles: list[Image.Image], weights: list[float] | None = None) -> Image.Image:
+def palette(
+    photo: Image.Image,
+    styles: list[Image.Image],
+    weights: list[float] | None = None,
+    regions: Sequence[tuple[Image.Image, Image.Image]] | None = None,
+) -> Image.Image:
     """`photo` in the artworks' palette: each RGB channel's histogram matched to the styles' pixels
     (several styles in proportion to their blend `weights`, default equal). The start image of
-    `--init palette`: the photo's shapes in the artwork's colours from the first iteration."""
+    `--init palette`: the photo's shapes in the artwork's colours from the first iteration.
+
+    With paired `regions` ((photo mask, style mask), "L" at any size, white = in; one style), each
+    region of the photo takes the palette of its style region: a sky the style's sky's colours, not
+    the ground's (a whole-image match can give the photo's sky the colours of the style's lit streets)."""
+    if regions:
+        return _regional_palette(photo, styles[0], regions)
     weights = weights or [1.0] * len(styles)
-    pixels = []
-    for style, weight in zip(styles, weights):
-        if weight <= 0:
-            continue
-        w, h = style.size
-        scale = min(1.0, (PALETTE_PIXELS * weight / sum(weights) / (w * h)) ** 0.5)
-        sample = style.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
-        pixels.append(_array(sample).reshape(-1, 1, 3))
+    pixels = [_sample(s, PALETTE_PIXELS * w / sum(weights)).reshape(-1, 1, 3) for s, w in zip(styles, weights) if w > 0]
     return _image(exposure.match_histograms(_array(photo), np.concatenate(pixels), channel_axis=-1))
+
+
+def _regional_palette(
+    photo: Image.Image, style: Image.Image, regions: Sequence[tuple[Image.Image, Image.Image]]
+) -> Image.Image:
+    """`photo` with each paired region's RGB histograms matched to its style region's."""
+    out = _array(photo)
+    sample = _sample(style, PALETTE_PIXELS)
+    for photo_mask, style_mask in regions:
+        inside = _inside(photo_mask, photo.size)
+        source = _inside(style_mask, sample.shape[1::-1])
+        if inside.any() and source.any():
+            matched = exposure.match_histograms(out[inside][:, None], sample[source][:, None], channel_axis=-1)
+            out[inside] = matched[:, 0]
+    return _image(out)
+
+
+def _sample(style: Image.Image, pixels: float) -> np.ndarray:
+    """`style` as an RGB 0..1 array [h,w,3] of at most `pixels` pixels (its palette, cheaply)."""
+    w, h = style.size
+    scale = min(1.0, (pixels / (w * h)) ** 0.5)
+    return _array(style.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR))
+
+
+def _inside(mask: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """A region mask ("L", white = in) as booleans [H,W] at `size` (W, H)."""
+    return np.asarray(mask.convert("L").resize(tuple(size), Image.Resampling.NEAREST)) > 127
 
 
 def luminance(image: Image.Image) -> Image.Image:

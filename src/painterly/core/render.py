@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -40,7 +40,9 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
     torch.manual_seed(opts.seed)
     kept, watch = _budget(plan, opts.time_budget), _Watch()
     done, inverse_curvature, x, step = 0, 0.0, None, None  # inverse_curvature: the last L-BFGS step scale per pixel
-    start = functools.partial(initial_image, opts.init, content, styles, inputs.init, seed=opts.seed)
+    start = functools.partial(
+        initial_image, opts.init, content, styles, inputs.init, seed=opts.seed, regions=inputs.regions
+    )
     for k, scale in enumerate(plan.scales):
         if resume is not None and k < resume["scale_index"]:
             continue
@@ -198,17 +200,18 @@ def initial_image(
     size: tuple[int, int],
     seed: int,
     blend: tuple[float, ...] | None = None,
+    regions: Sequence[tuple[Image.Image, Image.Image]] | None = None,
 ) -> torch.Tensor:
     """The starting image [1,3,H,W] of `size` (W, H): white noise (seeded), the content in the
-    styles' palette (blended by `blend`), the content, the first style, or `init_image` (an image
-    file the user named)."""
+    styles' palette (blended by `blend`; each of the paired `regions` in its style region's), the
+    content, the first style, or `init_image` (an image file the user named)."""
     w, h = size
     if init == "noise":
         generator = torch.Generator().manual_seed(seed)
         return (0.5 + 0.15 * torch.randn(1, 3, h, w, generator=generator)).clamp(0, 1)
     if init == "palette":
         small = content.resize(size, images.RESAMPLE)
-        return images.to_tensor(color.palette(small, styles, list(blend) if blend else None))
+        return images.to_tensor(color.palette(small, styles, list(blend) if blend else None, regions))
     source = {"content": content, "style": styles[0]}.get(init, init_image)
     return images.to_tensor(source.resize(size, images.RESAMPLE))
 
