@@ -115,6 +115,19 @@ def test_the_palette_start_gives_each_photo_region_its_style_regions_colours():
     assert abs(blueness(whole[:, :, :40]) - blueness(whole[:, :, 40:])) < 100
 
 
+def test_the_photoreal_preset_starts_each_region_in_its_partners_colours(tmp_path):
+    """No iteration: the result is the start (made locally affine), already in each region's colours."""
+    photo, style, photo_labels, style_labels = (tmp_path / f"{n}.png" for n in ("p", "s", "lp", "ls"))
+    photo_like(80, 60).save(photo)
+    look((80, 60)).save(style)
+    halves((80, 60), GREEN, BLUE).save(photo_labels)
+    halves((80, 60), BLUE, GREEN).save(style_labels)  # crossed: the photo's left takes the style's blue right
+    options = with_preset("photoreal", {"size": 80, "iterations": 0, "labels": (str(photo_labels), str(style_labels))})
+    out = np.asarray(api.stylize(str(photo), str(style), options), float)
+    blueness = lambda a: (a[..., 2] - a[..., 0]).mean()  # noqa: E731
+    assert blueness(out[:, :36]) > 80 and blueness(out[:, 44:]) < -80
+
+
 def sky_and_ground(size: tuple[int, int], sky: tuple, ground: tuple, seed: int) -> Image.Image:
     """A scene: a smooth sky (a gradient of `sky`) over a textured ground (`ground` with strong grain)."""
     rng = np.random.default_rng(seed)

@@ -51,17 +51,17 @@ PRESETS: dict[str, Preset] = {
     "photoreal": Preset(
         "photo-to-photo look transfer (paper Fig. 7 with Deep Photo Style Transfer's photorealism term): start "
         "from the photo in the style's colours (region by region where regions pair), the matting Laplacian keeps it "
-        "a recoloured photo, the colours held at the style's, the "
-        "result made a locally affine recolouring of the photo at the end; two regions paired automatically where both "
-        "photos split into areas (sky to sky), --labels pairs them by hand",
+        "a recoloured photo, the colours held at the style's, the result made a locally affine recolouring of the "
+        "photo at the end; two regions paired automatically where both photos split into areas (sky to sky), "
+        "--labels pairs them by hand",
         # The palette start per paired region gives each region its style region's colours from the first
         # iteration (a sky the style sky's); the colour term holds them, the matting term and the end's projection
         # keep a photo; alpha/beta 1e-2 (1e-3 painted the style's texture over the photo's edges where labels pair
-        # small regions); 85 iterations: under 2x a 512 px painting's passes; two automatic regions where both
-        # photos split into areas (a sky over a city: sky to sky), none elsewhere (clusters.COHERENT)
-        # (bench/photoreal.py; figures in NOTES)
+        # small regions); 70 iterations: the scores of 85 or 100 at under 2x a 512 px painting's passes (85 were
+        # 2.3x where regions pair); two automatic regions where both photos split into areas (a sky over a city:
+        # sky to sky), none elsewhere (clusters.COHERENT) (bench/photoreal.py; figures in NOTES)
         {
-            "iterations": 85,
+            "iterations": 70,
             "regions": 2,
             "init": "palette",
             "ratio": 1e-2,
