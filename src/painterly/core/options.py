@@ -170,8 +170,9 @@ class Options:
     )  # fmt: skip
     init: str = option(
         "palette", "str", "start from the photo in the artwork's palette (its RGB histograms matched to the "
-        "artwork's), white noise (the paper; the artwork moves the composition more), the photo, the style or "
-        "an image file", OPTIMISATION, metavar="palette|noise|content|style|FILE",
+        "artwork's; region by region with --labels or --regions), white noise (the paper; the artwork moves the "
+        "composition more), the photo, the style or an image file", OPTIMISATION,
+        metavar="palette|noise|content|style|FILE",
         web=Control("Start from", advanced=True, choices=INITS),  # never a path: the server's files stay private
     )  # fmt: skip
     seed: int = option(
