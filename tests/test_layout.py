@@ -42,7 +42,7 @@ def test_photoreal_preset_and_the_fig7_tile_weigh_the_losses_alike():
     for name in ("content_weight", "style_weight", "tv_weight", "photo_weight", "init"):
         assert getattr(rendered, name) == getattr(preset, name), name
     cli = flags.options_from(render.parser().parse_args(["c", "s", "-o", "o.png", "--preset", "photoreal"]))
-    assert (cli.content_weight, cli.style_weight, cli.tv_weight, cli.photo_weight) == (1.0, 1000.0, 1.0, 1e8)
+    assert (cli.content_weight, cli.style_weight, cli.tv_weight, cli.photo_weight) == (1.0, 100.0, 1.0, 1e8)
 
 
 def test_metadata_records_the_size_rendered_after_auto_size(tmp_path, content_path, style_path):

@@ -33,7 +33,7 @@ PASS_PIXELS = 512 * 384
 CALIBRATION_SIZES = ((128, 96), (256, 192), (384, 288))  # W x H: a line fitted through their times
 CALIBRATION_SECONDS = 1.0  # timed per size at least (the best evaluation counts: a busy moment does not)
 LINE_SEARCH_EVALUATIONS = 1.3  # per iteration, with L-BFGS's strong-Wolfe line search (the paper's)
-FIRST_SCALE_EVALUATIONS = 4  # the line search of the first scale's first iterations (optimize.SEARCH_FIRST)
+FIRST_SCALE_EVALUATIONS = 8  # the line searches of the first scale's first iterations (SEARCH_FIRST; NOTES)
 SEEDED_EVALUATIONS = 1  # the extra evaluation of an upsampled scale's first, searched step (optimize.first_step)
 FORWARD_SHARE = 0.4  # a forward pass alone (a target's features), as a share of forward + backward
 # Before any scale was observed: the calibration keeps each size's best evaluation, and a real run
