@@ -6,6 +6,7 @@ how long it takes. The machine's own speed never decides a test here: time is a 
 from __future__ import annotations
 
 import pytest
+import torch
 from PIL import Image
 
 from conftest import SLOW_PASS, artwork_like, photo_like
@@ -185,6 +186,66 @@ def test_a_budget_planned_on_a_busy_machine_fits_its_plan_to_the_slower_machine(
     assert steps[-2].side == top.side and sum(s.side == top.side for s in steps) >= top.iterations  # not upsampled
     assert not any("slower than planned" in s.note for s in steps)
     assert clock.now - started <= 1.1 * full / 2
+
+
+def _threads_seen(pictures, monkeypatch, others: list[float]) -> list[tuple[int, int, str]]:
+    """(side, torch threads, note) at each step of a three-scale run on a 2-core CPU with 2 threads, while
+    other programs take `others[k]` of it over scale k (the last value from there on)."""
+    monkeypatch.setattr(contention.psutil, "cpu_count", lambda *a, **k: 2)
+    monkeypatch.setattr(render, "WATCH_SECONDS", 1e9)  # the CPU's load read at the scales' ends only
+    plan = api.plan(*pictures, size=362, iterations=12)
+    assert len(plan.scales) == 3
+    FakeClock(monkeypatch, 1.0)
+    ends: list[float] = []
+
+    def measured(meter) -> float:
+        ends.append(others[min(len(ends), len(others) - 1)])
+        return ends[-1]
+
+    monkeypatch.setattr(contention.Meter, "others", measured)
+    return [(step.side, torch.get_num_threads(), step.note) for step in api.render(plan)]
+
+
+@pytest.fixture
+def two_threads():
+    own = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(own)
+
+
+def test_a_run_alone_on_a_busy_cpu_uses_the_cores_left_and_gives_them_back(two_threads, slow_machine, pictures,
+                                                                           monkeypatch):  # fmt: skip
+    """One of two cores taken by another program: two threads stepping together wait for the one that
+    shares its core (2.26x slower than idle, one thread 1.86x). From the next scale the run uses one
+    thread and says so; the process has its two threads back at the end."""
+    seen = _threads_seen(pictures, monkeypatch, [0.36])  # measured while our two threads competed
+    sides = sorted({side for side, _, _ in seen})
+    assert {t for side, t, _ in seen if side == sides[0]} == {2}
+    later = [(t, note) for side, t, note in seen if side != sides[0]]
+    assert later and {t for t, _ in later} == {1}
+    assert "using 1 of 2 cores" in later[0][1]
+    assert torch.get_num_threads() == 2
+
+
+def test_a_run_takes_its_threads_back_when_the_cpu_is_free_again(two_threads, slow_machine, pictures, monkeypatch):
+    """Another program ran during the first scale only: one thread at the second, two again at the third."""
+    seen = _threads_seen(pictures, monkeypatch, [0.36, 0.0])
+    sides = sorted({side for side, _, _ in seen})
+    assert [{t for side, t, _ in seen if side == s} for s in sides] == [{2}, {1}, {2}]
+    assert any("free again: back to 2 threads" in note for side, _, note in seen if side == sides[2])
+
+
+def test_two_runs_in_one_process_leave_the_thread_count_alone(two_threads):
+    """The count is the process's: with two runs going (the web server), neither changes it."""
+    contention.CORES.enter()
+    contention.CORES.enter()
+    try:
+        assert contention.CORES.fit(0.5) == "" and torch.get_num_threads() == 2
+    finally:
+        contention.CORES.leave()
+        contention.CORES.leave()
+    assert torch.get_num_threads() == 2
 
 
 # -- 4. short runs keep the photo

@@ -8,9 +8,11 @@ the estimate says so and such a run's scales are not folded into the cache.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import psutil
+import torch
 
 BUSY = 0.2  # others' share of all CPUs from which the machine counts as busy (a quiet desktop: 0.01-0.05)
 SAMPLE_SECONDS = 0.3  # `others_now` looks this long at least
@@ -51,6 +53,54 @@ def others_now(meter: Meter | None = None) -> float:
     meter = meter or Meter()
     time.sleep(max(0.0, SAMPLE_SECONDS - meter.seconds()))
     return meter.others()
+
+
+class Cores:
+    """The one owner of this process's torch thread count while runs are going: a run alone in the
+    process uses the cores other programs leave it (`fit`, at each scale), and the count the process
+    had is put back when the last run ends. Two runs at once (the web server) keep the count as it is:
+    it is the process's, not a run's.
+
+    With one of two cores taken by another program, two threads run an evaluation 2.26x slower than
+    idle and one thread 1.86x: the threads step together, and each step waits for the one that shares
+    its core (docs/NOTES.md, "fewer threads on a busy CPU")."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs = 0
+        self._own = 0  # the process's own count, kept while runs go
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._runs == 0:
+                self._own = torch.get_num_threads()
+            self._runs += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._runs -= 1
+            if self._runs == 0 and torch.get_num_threads() != self._own:
+                torch.set_num_threads(self._own)
+
+    def fit(self, others: float) -> str:
+        """Threads for the next scale from `others` (the others' share of all CPUs over the last scale,
+        `Meter.others`), and a note when the count changes ('' otherwise)."""
+        with self._lock:
+            if self._runs != 1:
+                return ""
+            cpus, now = psutil.cpu_count() or 1, torch.get_num_threads()
+            # measured while our threads took every core, the others got h / (h + 1) of their own share h
+            alone = min(1.0, others / max(1e-9, 1.0 - others)) if now >= cpus else others
+            want = self._own if others <= BUSY else max(1, min(self._own, round(cpus * (1.0 - alone))))
+            if want == now:
+                return ""
+            torch.set_num_threads(want)
+        if want < now:
+            return f"{describe(others)}: using {want} of {cpus} cores from here (threads that share a core wait)"
+        return f"the CPU is free again: back to {want} threads"
+
+
+CORES = Cores()
 
 
 def describe(others: float) -> str:

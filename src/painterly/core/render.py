@@ -33,20 +33,30 @@ WATCH_SECONDS = 5.0  # into a scale, the CPU's load is looked at (and a busy one
 def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
     """Yield a `Step` after every iteration (iterations counted over all scales); the last step's
     `image` ([1,3,H,W], RGB 0..1) is the result, at the plan's size. `resume` is a `step.checkpoint()`
-    of the same plan. With a time budget the scales left are re-planned at each scale (`budget`)."""
+    of the same plan. With a time budget the scales left are re-planned at each scale (`budget`); on a
+    busy CPU a run alone in the process uses the cores left to it (`contention.Cores`)."""
+    contention.CORES.enter()
+    try:
+        yield from _render(plan, resume)
+    finally:
+        contention.CORES.leave()
+
+
+def _render(plan: Plan, resume: dict | None) -> Iterator[Step]:
     opts, inputs = plan.options, plan.inputs
     content, styles = color.prepare(inputs.content, list(inputs.styles), opts.preserve_colors)
     device = network.pick_device(opts.device)
     torch.manual_seed(opts.seed)
     kept, watch = _budget(plan, opts.time_budget), _Watch()
     done, inverse_curvature, x, step = 0, 0.0, None, None  # inverse_curvature: the last L-BFGS step scale per pixel
+    cores = ""  # a change of the thread count, said with the next scale's first step
     start = functools.partial(
         initial_image, opts.init, content, styles, inputs.init, seed=opts.seed, regions=inputs.regions
     )
     for k, scale in enumerate(plan.scales):
         if resume is not None and k < resume["scale_index"]:
             continue
-        began, note = clock(), kept.start(k, clock()) if resume is None else ""
+        began, note = clock(), "; ".join(filter(None, (kept.start(k, clock()) if resume is None else "", cores)))
         if k > kept.last():
             break  # the budget ends the run a rung lower
         scale = dataclasses.replace(scale, iterations=kept.counts[k])
@@ -74,6 +84,7 @@ def render(plan: Plan, resume: dict | None = None) -> Iterator[Step]:
                 break
         _observe(opts, scale, last, clock() - began, run.inner is None, others := meter.others())
         kept.finished(k, others)  # the same share: a scale is busy for the cache and the budget alike
+        cores = contention.CORES.fit(others)
         x = last.image
         inverse_curvature = last.step_scale / x[0, 0].numel() if math.isfinite(last.step_scale) else 0.0
         done += local if scale.iterations else 0
