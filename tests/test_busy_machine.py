@@ -236,6 +236,18 @@ def test_a_run_takes_its_threads_back_when_the_cpu_is_free_again(two_threads, sl
     assert any("free again: back to 2 threads" in note for side, _, note in seen if side == sides[2])
 
 
+def test_a_budget_on_a_busy_cpu_uses_the_cores_left_from_its_first_scale(two_threads, slow_machine, pictures,
+                                                                          monkeypatch):  # fmt: skip
+    """A budget measures the CPU as it starts: busy, the first scale already runs on the core left."""
+    monkeypatch.setattr(contention.psutil, "cpu_count", lambda *a, **k: 2)
+    full = speed.plan_seconds(api.plan(*pictures, size=256), SLOW)
+    FakeClock(monkeypatch, 1.0, others=0.5)  # one of two cores taken, measured before the run's threads start
+    busy = api.plan(*pictures, size=256, time_budget=full / 2)
+    steps = [(torch.get_num_threads(), step.note) for step in api.render(busy)]
+    assert {t for t, _ in steps} == {1} and "using 1 of 2 cores" in steps[0][1]
+    assert torch.get_num_threads() == 2
+
+
 def test_two_runs_in_one_process_leave_the_thread_count_alone(two_threads):
     """The count is the process's: with two runs going (the web server), neither changes it."""
     contention.CORES.enter()

@@ -27,7 +27,7 @@ class Budget:
     def __init__(self, plan: Plan, deadline: float | None, others: float = 0.0):
         """`others`: the share of the CPUs other programs take at the start (`contention`): a busy
         machine is slower from the first scale on."""
-        self.plan, self.deadline = plan, deadline
+        self.plan, self.deadline, self.others = plan, deadline, others
         self.planned = [s.iterations for s in plan.scales]  # the plan's own counts, never re-planned
         self.counts = list(self.planned)
         self.speed = speeds.measure(plan.options) if deadline is not None else None

@@ -49,7 +49,8 @@ def _render(plan: Plan, resume: dict | None) -> Iterator[Step]:
     torch.manual_seed(opts.seed)
     kept, watch = _budget(plan, opts.time_budget), _Watch()
     done, inverse_curvature, x, step = 0, 0.0, None, None  # inverse_curvature: the last L-BFGS step scale per pixel
-    cores = ""  # a change of the thread count, said with the next scale's first step
+    # a change of the thread count, said with the next scale's first step; a budget measured the CPU already
+    cores = contention.CORES.fit(kept.others) if kept.others and resume is None else ""
     start = functools.partial(
         initial_image, opts.init, content, styles, inputs.init, seed=opts.seed, regions=inputs.regions
     )
