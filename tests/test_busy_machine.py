@@ -248,6 +248,24 @@ def test_a_budget_on_a_busy_cpu_uses_the_cores_left_from_its_first_scale(two_thr
     assert torch.get_num_threads() == 2
 
 
+def test_a_budget_on_the_core_left_plans_for_that_core_and_uses_its_whole_budget(two_threads, slow_machine, pictures,
+                                                                                 monkeypatch):  # fmt: skip
+    """Beside another program a budget run uses one core, 1.86x slower than idle, not the 2.2x of two
+    threads sharing the CPU: planned for 2.2x, a quarter of the estimate ended at 5 s of 9 (its only
+    scale the top one: nothing left to re-plan), and a plan made for less work than the time buys."""
+    monkeypatch.setattr(contention.psutil, "cpu_count", lambda *a, **k: 2)
+    full = speed.plan_seconds(api.plan(*pictures, size=256), SLOW)
+    one_core = 2**0.9  # one thread alone on its core against two on an idle CPU
+    clock = FakeClock(monkeypatch, one_core, others=0.5)
+    busy = api.plan(*pictures, size=256, time_budget=full / 2)
+    assert "planned for 1.9x this machine's idle time" in busy.notes[-1]
+    started = clock.now
+    steps = list(api.render(busy))
+    assert {s.side for s in steps} == {s.side for s in busy.scales}  # not upsampled
+    assert 0.8 * full / 2 <= clock.now - started <= 1.1 * full / 2
+    assert not any("slower than planned" in s.note for s in steps)
+
+
 def test_two_runs_in_one_process_leave_the_thread_count_alone(two_threads):
     """The count is the process's: with two runs going (the web server), neither changes it."""
     contention.CORES.enter()

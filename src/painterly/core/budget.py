@@ -31,7 +31,9 @@ class Budget:
         self.planned = [s.iterations for s in plan.scales]  # the plan's own counts, never re-planned
         self.counts = list(self.planned)
         self.speed = speeds.measure(plan.options) if deadline is not None else None
-        self.rate = speeds.busy_slowdown(others)  # the last finished scale's seconds over its planned seconds
+        # the last finished scale's seconds over its planned seconds; at first the calibrated slowdown
+        # on the threads this run will use (`contention.Cores`)
+        self.rate = speeds.busy_slowdown(others, contention.CORES.planned(others, started=True))
         self.laps: list[float] = []  # when the running scale's iterations ended (clock seconds)
         self.began: float | None = None  # when the running scale started (None: resumed)
         self.until: float | None = None  # when the running scale stops (clock seconds; None: at its count)

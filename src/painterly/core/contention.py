@@ -89,15 +89,31 @@ class Cores:
             if self._runs != 1:
                 return ""
             cpus, now = psutil.cpu_count() or 1, torch.get_num_threads()
-            # measured while our threads took every core, the others got h / (h + 1) of their own share h
-            alone = min(1.0, others / max(1e-9, 1.0 - others)) if now >= cpus else others
-            want = self._own if others <= BUSY else max(1, min(self._own, round(cpus * (1.0 - alone))))
+            want = cores_left(others, own=self._own, competing=now >= cpus)
             if want == now:
                 return ""
             torch.set_num_threads(want)
         if want < now:
             return f"{describe(others)}: using {want} of {cpus} cores from here (threads that share a core wait)"
         return f"the CPU is free again: back to {want} threads"
+
+    def planned(self, others: float, *, started: bool) -> int:
+        """The threads a run will use while other programs take `others` of the CPUs (measured while
+        our threads took every core, as `speed.busy_share` gives it): the cores left when the run is
+        alone in the process (`started`: the asking run has entered already), else the count as it is."""
+        with self._lock:
+            alone = self._runs == (1 if started else 0)
+            own = self._own if self._runs else torch.get_num_threads()
+        return cores_left(others, own=own, competing=True) if alone else torch.get_num_threads()
+
+
+def cores_left(others: float, *, own: int, competing: bool) -> int:
+    """Threads (at most `own`) for the cores other programs leave while they take `others` (0..1) of all
+    CPUs; `competing`: measured while our threads took every core, so the others got h / (h + 1) of
+    their own share h."""
+    cpus = psutil.cpu_count() or 1
+    alone = min(1.0, others / max(1e-9, 1.0 - others)) if competing else others
+    return own if others <= BUSY else max(1, min(own, round(cpus * (1.0 - alone))))
 
 
 CORES = Cores()

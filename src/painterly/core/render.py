@@ -50,7 +50,7 @@ def _render(plan: Plan, resume: dict | None) -> Iterator[Step]:
     kept, watch = _budget(plan, opts.time_budget), _Watch()
     done, inverse_curvature, x, step = 0, 0.0, None, None  # inverse_curvature: the last L-BFGS step scale per pixel
     # a change of the thread count, said with the next scale's first step; a budget measured the CPU already
-    cores = contention.CORES.fit(kept.others) if kept.others and resume is None else ""
+    cores = contention.CORES.fit(kept.others) if kept.others else ""
     start = functools.partial(
         initial_image, opts.init, content, styles, inputs.init, seed=opts.seed, regions=inputs.regions
     )

@@ -231,7 +231,8 @@ def decide(inputs: Inputs, options: Options) -> Plan:
         return plan
     speed, others = measure(plan.options), busy_share()
     # a busy CPU's slowdown planned for; the run measures again as it starts and re-plans (budget.Budget)
-    slowdown = busy_slowdown(others) if others > contention.BUSY else 1.0
+    threads = contention.CORES.planned(others, started=False)
+    slowdown = busy_slowdown(others, threads) if others > contention.BUSY else 1.0
     full = plan_seconds(plan, speed) * slowdown
     if full <= budget * BUDGET_SAFETY or plan.options.iterations == 0:
         return plan
@@ -292,8 +293,10 @@ def _budget_candidates(opts: Options) -> Iterator[Options]:
 
 
 def slower(seconds: float, others: float) -> str:
-    """What `seconds` of work take while other programs use `others` of the CPUs: 'about 3.2 min if it stays so'."""
-    return f"{describe(seconds * busy_slowdown(others))} if it stays so"
+    """What `seconds` of work take while other programs use `others` of the CPUs (on the cores they
+    leave a run of its own): 'about 3.2 min if it stays so'."""
+    threads = contention.CORES.planned(others, started=False)
+    return f"{describe(seconds * busy_slowdown(others, threads))} if it stays so"
 
 
 def busy_share() -> float:
@@ -304,15 +307,24 @@ def busy_share() -> float:
     return others / (1 + others)
 
 
-def busy_slowdown(others: float) -> float:
-    """How many times longer a run takes while other programs use `others` (0..1) of the CPUs."""
-    return 1.0 / max(0.1, 1.0 - others) ** BUSY_EXPONENT
+def busy_slowdown(others: float, threads: int | None = None) -> float:
+    """How many times longer a run takes while other programs use `others` (0..1) of the CPUs than
+    this machine's speed at the process's thread count says, on `threads` torch threads (None: that
+    count; fewer: the cores the others leave, `contention.Cores`)."""
+    shared = 1.0 / max(0.1, 1.0 - others) ** BUSY_EXPONENT
+    own = torch.get_num_threads()
+    if threads is None or threads >= own:
+        return shared
+    return min(shared, (own / threads) ** THREAD_EXPONENT)
 
 
 # Not 1 (a fair share of what is left): our threads step together, so each step waits for the thread
 # that shares its core, and the others' share is measured while our threads spin-wait and compete, so
 # it reads low (calibrated with bench/busy.py, figures in docs/NOTES.md).
 BUSY_EXPONENT = 1.9
+# One thread alone is not twice as slow as two: per-thread work shrinks less than the count (calibrated
+# on a 2-core CPU, one core taken by another program: 1.86x idle; docs/NOTES.md).
+THREAD_EXPONENT = 0.9
 
 
 def forecast(plan: Plan) -> str:
