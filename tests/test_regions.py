@@ -146,8 +146,8 @@ def test_regions_found_without_labels_pair_the_sky_with_the_sky():
     day = sky_and_ground((96, 72), (110, 160, 230), (60, 150, 60), seed=1)
     night = sky_and_ground((80, 80), (20, 20, 60), (200, 120, 40), seed=2)
     net = network.build(Options(), [clusters.LAYER], torch.device("cpu"))
-    pairs = clusters.automatic(day, night, 2, net)
-    assert len(pairs) == 2
+    pairs, how = clusters.automatic(day, night, 2, net)
+    assert len(pairs) == 2 and how == "areas"
     for photo_region, style_region in pairs:
         p, s = np.asarray(photo_region) > 127, np.asarray(style_region) > 127
         photo_sky, style_sky = p[:36].mean() > 0.5, s[:40].mean() > 0.5

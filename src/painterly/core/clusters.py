@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import regions, vgg
+from . import objects, regions, vgg
 
 LAYER = "conv4_1"  # stride 8: a 64-position grid on the long side at SIDE
 SIDE = 512  # px: the images' long side for the features
@@ -33,11 +33,12 @@ COHERENT = 0.05
 
 def automatic(
     photo: Image.Image, style: Image.Image, count: int, net: vgg.VGG19
-) -> tuple[tuple[Image.Image, Image.Image], ...]:
-    """(photo region, style region) masks ("L", white = in) at the images' sizes from `count` joint
-    clusters of the two images' `LAYER` features (`net` reaches it); () when either image's split into two
-    clusters is speckle rather than areas (`COHERENT`) or no cluster covers MIN_REGION of both images (the
-    whole style everywhere)."""
+) -> tuple[tuple[tuple[Image.Image, Image.Image], ...], str]:
+    """(photo region, style region) masks ("L", white = in) at the images' sizes, and how they were found:
+    from `count` joint clusters of the two images' `LAYER` features (`net` reaches it), "areas"; when
+    either image's split into two clusters is speckle rather than areas (`COHERENT`), an object in front
+    of a background in both images, object to object (`objects`), "object"; else ((), "") (no cluster
+    covers MIN_REGION of both images, or no object: the whole style everywhere)."""
     from scipy.cluster.vq import kmeans, vq  # here: scipy's import would slow every run's start, most never pair
 
     a, b = features(photo, net), features(style, net)
@@ -53,10 +54,18 @@ def automatic(
         return label[:cut].reshape(a.shape[:2]), label[cut:].reshape(b.shape[:2])
 
     grids = split(count)
-    if max(borders(g) for g in (grids if count == 2 else split(2))) > COHERENT:
-        return ()  # the two images do not split into areas: clusters would pair speckle
-    photo_masks, style_masks = (_masks(g, im.size, count) for g, im in zip(grids, (photo, style)))
-    return regions.pair(photo_masks, style_masks)
+    if max(borders(g) for g in (grids if count == 2 else split(2))) <= COHERENT:
+        photo_masks, style_masks = (_masks(g, im.size, count) for g, im in zip(grids, (photo, style)))
+        pairs = regions.pair(photo_masks, style_masks)
+        return pairs, "areas" if pairs else ""
+    # the two images do not split into areas (pairing clusters would pair speckle): one object in each?
+    cut = a.shape[0] * a.shape[1]
+    grid_a, grid_b = reduced[:cut].reshape(*a.shape[:2], -1), reduced[cut:].reshape(*b.shape[:2], -1)
+    found = objects.find(grid_a, photo, coherent=COHERENT), objects.find(grid_b, style, coherent=COHERENT)
+    if found[0] is None or found[1] is None:
+        return (), ""
+    pairs = regions.pair({1: found[0], 0: ~found[0]}, {1: found[1], 0: ~found[1]})
+    return pairs, "object" if pairs else ""
 
 
 def borders(grid: np.ndarray) -> float:

@@ -26,6 +26,7 @@ class Inputs:
     init: Image.Image | None = None  # the start image, when `init` names a file (or, in a video, a frame)
     temporal: tuple[Image.Image, Image.Image] | None = None  # video: the previous result warped, reliable px
     regions: tuple[tuple[Image.Image, Image.Image], ...] | None = None  # --labels' (photo, style) region pairs
+    paired_by: str = ""  # how `regions` were found: "labels", or without them "areas" or "object" (`clusters`)
 
 
 def load_inputs(content: images.ImageSource, style, options: Options, max_pixels: int = images.MAX_PIXELS) -> Inputs:
@@ -43,6 +44,7 @@ def load_inputs(content: images.ImageSource, style, options: Options, max_pixels
             raise OptionsError(f"--style-mask: got {len(options.style_masks)} masks for {len(styles)} style images")
         masks = tuple(images.load(p, "style mask").convert("L").convert("RGB") for p in options.style_masks)
     init = images.load(options.init, "init image") if options.init not in INITS else None
+    paired, paired_by = _regions(options, content_image, styles)
     return Inputs(
         content_image,
         styles,
@@ -50,7 +52,8 @@ def load_inputs(content: images.ImageSource, style, options: Options, max_pixels
         tuple(images.describe(s) for s in sources),
         masks,
         init,
-        regions=_regions(options, content_image, styles),
+        regions=paired,
+        paired_by=paired_by,
     )
 
 
@@ -60,10 +63,13 @@ def pairs_automatically(options: Options, styles: int) -> bool:
 
 
 def _regions(options: Options, content: Image.Image, styles: tuple[Image.Image, ...]):
-    """The (photo, style) region pairs: from --labels' images, else from --regions' clusters, else None."""
+    """The (photo, style) region pairs and how they were found: from --labels' images, else from
+    --regions' clusters or an object in both images, else (None, "")."""
     if not pairs_automatically(options, len(styles)):
-        return regions.from_files(options.labels, content, styles)
+        found = regions.from_files(options.labels, content, styles)
+        return found, "labels" if found else ""
     # the run's own network (one per process), which reaches LAYER: not a second copy of the weights
     layers = [*options.content_layers, *options.style_layers, clusters.LAYER]
     net = network.build(options, layers, network.pick_device(options.device))
-    return clusters.automatic(content, styles[0], options.regions, net) or None
+    pairs, how = clusters.automatic(content, styles[0], options.regions, net)
+    return pairs or None, how

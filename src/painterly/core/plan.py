@@ -147,6 +147,12 @@ def make_plan(inputs: Inputs, options: Options) -> Plan:
     if fitted.size != opts.size:
         notes.append(f"the output was reduced from {opts.size} to {fitted.size} px to fit in memory")
     opts = fitted
+    if inputs.paired_by == "object":
+        notes.append(
+            f"the automatic regions (--regions {opts.regions}): no areas pair up, but each image shows an object in "
+            "front of a background: the photo's object takes the look of the style's, its background the style's "
+            "background's"
+        )
     _check_shapes(inputs, opts)
     hints = _advice(inputs, opts)
     scales = _lay_out(inputs.content, opts, options.tile > 0)
