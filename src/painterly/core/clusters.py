@@ -54,7 +54,7 @@ def automatic(
         return label[:cut].reshape(a.shape[:2]), label[cut:].reshape(b.shape[:2])
 
     grids = split(count)
-    if max(borders(g) for g in (grids if count == 2 else split(2))) <= COHERENT:
+    if max(regions.borders(g) for g in (grids if count == 2 else split(2))) <= COHERENT:
         photo_masks, style_masks = (_masks(g, im.size, count) for g, im in zip(grids, (photo, style)))
         pairs = regions.pair(photo_masks, style_masks)
         return pairs, "areas" if pairs else ""
@@ -66,11 +66,6 @@ def automatic(
         return (), ""
     pairs = regions.pair({1: found[0], 0: ~found[0]}, {1: found[1], 0: ~found[1]})
     return pairs, "object" if pairs else ""
-
-
-def borders(grid: np.ndarray) -> float:
-    """The share of neighbouring positions (across and down) of a [h,w] grid of cluster numbers that differ."""
-    return float((np.mean(grid[1:] != grid[:-1]) + np.mean(grid[:, 1:] != grid[:, :-1])) / 2)
 
 
 def features(image: Image.Image, net: vgg.VGG19) -> np.ndarray:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from . import regions
+
 RING = 2  # feature positions from the border that show the background
 NEAREST = 8  # border positions a position's distance is the mean of (one odd border position does not count)
 AREA = (0.1, 0.7)  # an object's share of its image: smaller is a speck, larger the picture itself
@@ -31,11 +33,9 @@ RESTARTS = 4
 def find(reduced: np.ndarray, image: Image.Image, *, coherent: float) -> np.ndarray | None:
     """The object's boolean mask [H,W] at `image`'s size, from its [h,w,D] reduced deep features, or
     None when the image shows no single object in front of a background (`coherent`: the largest
-    share of neighbouring positions on either side of its outline, `clusters.borders`)."""
+    share of neighbouring positions on either side of its outline, `regions.borders`)."""
     from scipy import ndimage
     from skimage.filters import threshold_otsu
-
-    from .clusters import borders
 
     h, w, _ = reduced.shape
     frame = np.zeros((h, w), bool)
@@ -50,7 +50,8 @@ def find(reduced: np.ndarray, image: Image.Image, *, coherent: float) -> np.ndar
     mask = parts == 1 + int(np.argmax(ndimage.sum(mask, parts, range(1, count + 1))))
     edge = np.zeros((h, w), bool)
     edge[0], edge[-1], edge[:, 0], edge[:, -1] = True, True, True, True
-    if not AREA[0] <= mask.mean() <= AREA[1] or mask[edge].mean() > FRAME or borders(mask.astype(int)) > coherent:
+    compact = regions.borders(mask.astype(int)) <= coherent
+    if not AREA[0] <= mask.mean() <= AREA[1] or mask[edge].mean() > FRAME or not compact:
         return None
     return _outline(mask, image)
 

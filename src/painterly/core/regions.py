@@ -99,5 +99,10 @@ def pair(
     return tuple((_mask(a), _mask(b)) for a, b in pairs)
 
 
+def borders(grid: np.ndarray) -> float:
+    """The share of neighbouring positions (across and down) of a [h,w] grid of cluster numbers that differ."""
+    return float((np.mean(grid[1:] != grid[:-1]) + np.mean(grid[:, 1:] != grid[:, :-1])) / 2)
+
+
 def _mask(region: np.ndarray) -> Image.Image:
     return Image.fromarray(region.astype(np.uint8) * 255, "L")
