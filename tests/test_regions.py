@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 from conftest import photo_like
 from painterly import Options, api
@@ -196,7 +196,54 @@ def test_regions_without_labels_pair_nothing_when_a_photo_is_no_areas_and_the_pl
     sky_and_ground((80, 80), (20, 20, 60), (200, 120, 40), seed=2).save(night)
     plan = api.plan(str(speckle), str(night), size=64, regions=2)
     assert plan.inputs.regions is None
-    assert any("(--regions 2) found no areas that pair up" in hint for hint in plan.hints)
+    assert any("(--regions 2) found no areas that pair up" in hint for hint in plan.hints + plan.notes)
     day = tmp_path / "day.png"
     sky_and_ground((96, 72), (110, 160, 230), (60, 150, 60), seed=1).save(day)
     assert not any("found no areas" in hint for hint in api.plan(str(day), str(night), size=64, regions=2).hints)
+
+
+def in_front(size: tuple[int, int], background: np.ndarray, colour: tuple, spots: tuple | None = None) -> Image.Image:
+    """An oval object of `colour` (with `spots` of another colour on it, if given) in front of `background`."""
+    w, h = size
+    image = Image.fromarray(background.clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse(oval(w, h), fill=colour)
+    rng = np.random.default_rng(0)
+    for x, y in zip(rng.uniform(w * 0.35, w * 0.67, 40 if spots else 0), rng.uniform(h * 0.35, h * 0.7, 40)):
+        draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=spots)
+    return image
+
+
+def oval(w: int, h: int) -> tuple[float, float, float, float]:
+    """The object's bounding box in a `w` x `h` image."""
+    return (w * 0.3, h * 0.3, w * 0.72, h * 0.75)
+
+
+def oval_mask(w: int, h: int) -> np.ndarray:
+    mask = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(mask).ellipse(oval(w, h), fill=255)
+    return np.asarray(mask) > 127
+
+
+def test_an_object_in_front_of_a_busy_background_pairs_with_the_styles_object(tmp_path):
+    """A dark pot in front of a window of light and dark panes: the joint clusters split the panes, not the
+    pot from the window (speckle, no areas); the object in front of its frame pairs with the style's blue
+    spotted pot on white, object to object, outlines to the pixel, and the plan says so."""
+    from painterly.core import clusters, network
+
+    panes = np.kron(np.random.default_rng(1).integers(0, 2, (13, 17)), np.ones((6, 6)))[:72, :96]
+    photo = in_front((96, 72), np.where(panes[..., None] > 0, (220, 210, 190), (60, 70, 90)), (70, 40, 30))
+    white = 250 + np.random.default_rng(2).normal(0, 6, (70, 90, 3))
+    style = in_front((90, 70), white, (30, 40, 160), spots=(230, 230, 250))
+    net = network.build(Options(), [clusters.LAYER], torch.device("cpu"))
+    pairs, how = clusters.automatic(photo, style, 2, net)
+    assert how == "object" and len(pairs) == 2
+    overlap = lambda a, b: (a & b).sum() / (a | b).sum()  # noqa: E731
+    (photo_object, style_object), *_ = sorted(pairs, key=lambda pair: np.asarray(pair[0]).mean())
+    assert overlap(np.asarray(photo_object) > 127, oval_mask(96, 72)) > 0.9
+    assert overlap(np.asarray(style_object) > 127, oval_mask(90, 70)) > 0.9
+    photo.save(tmp_path / "pot.png")
+    style.save(tmp_path / "blue.png")
+    plan = api.plan(str(tmp_path / "pot.png"), str(tmp_path / "blue.png"), size=64, regions=2)
+    assert plan.inputs.paired_by == "object" and len(plan.inputs.regions) == 2
+    assert any("shows an object in front of a background" in hint for hint in plan.hints + plan.notes)
