@@ -97,3 +97,30 @@ def test_affine_radius_ends_a_run_with_a_recoloured_photo_and_says_so(tmp_path):
     assert float(term.loss(steps[-1].image)) < 0.5 * float(term.loss(steps[-2].image))
     with pytest.raises(OptionsError, match="affine-radius must be from 0 to 16, got -1"):
         Options(affine_radius=-1).validate()
+
+
+def test_the_projection_takes_the_photos_detail_to_the_output_size_without_the_network(tmp_path):
+    """With `affine_radius` the output's own rung runs no network: the rung below, upsampled and made a
+    locally affine recolouring of the full-size photo, has the photo's edges at full size (guided
+    upsampling), and the plan says so."""
+    from painterly.core.render import at_output_size
+
+    photo, look = tmp_path / "photo.png", tmp_path / "look.png"
+    photo_like(256, 192).save(photo)
+    artwork_like(128, 128).save(look)
+    plan = api.plan(str(photo), str(look), size=256, min_scale=128, iterations=12, init="content", affine_radius=3)
+    *run, top = plan.scales
+    assert top.size == (256, 192) and top.iterations == 0 and sum(s.iterations for s in run) == 12
+    assert "the rung below upsampled, made a locally affine recolouring of the photo" in plan.describe()[-2]
+    steps = list(api.render(plan))
+    assert {s.side for s in steps[:-1]} == {s.side for s in run}  # no step on the output's rung
+    assert steps[-1].image.shape[-2:] == (192, 256) and "time budget" not in steps[-1].note
+
+    def edges(image: torch.Tensor) -> np.ndarray:
+        grey = image[0].mean(0).numpy()
+        return np.hypot(np.diff(grey, axis=0)[:, :-1], np.diff(grey, axis=1)[:-1]).ravel()
+
+    truth = edges(images.to_tensor(photo_like(256, 192)))
+    upsampled, _ = at_output_size(steps[-2].image, (256, 192))
+    plain, projected = (np.corrcoef(truth, edges(x))[0, 1] for x in (upsampled, steps[-1].image))
+    assert projected > plain + 0.05, (plain, projected)

@@ -98,6 +98,9 @@ class Plan:
         lines = [self.names()]
         for s in self.scales:
             w, h = s.size
+            if not s.iterations and s is self.scales[-1] and len(self.scales) > 1:
+                lines.append(f"{w:>5}x{h:<5} the rung below upsampled, made a locally affine recolouring of the photo")
+                continue
             where = f"{len(tiling.layout(h, w, s.tile))} tiles of {s.tile} px" if s.tile else "whole image"
             lines.append(f"{w:>5}x{h:<5} {s.iterations:>4} iterations  {where:<22} ~{s.memory / 2**30:.1f} GiB")
         lines.append(f"{self.options.iterations} iterations; peak memory ~{self.memory / 2**30:.1f} GiB")
@@ -171,6 +174,9 @@ def _lay_out(content: Image.Image, opts: Options, tile_every_scale: bool) -> tup
     scales = []
     for side, n in schedule(opts, w / h):
         size = output_size(content, side)
+        if not n and scales:  # the end's projection takes the rung below to this size, no network (`schedule`)
+            scales.append(Scale(side, size, 0, 0, resources.projection_bytes(*size, bf16), 1))
+            continue
         history = _history(opts, n, side)
         tile = opts.tile if opts.tile and opts.tile < side else 0
         if tile and not tile_every_scale:
@@ -202,22 +208,27 @@ def schedule(options: Options, aspect: float = 1.0) -> list[tuple[int, int]]:
     size = options.size
     smallest = max(options.min_scale, math.ceil(MIN_SIDE * max(aspect, 1 / aspect)))
     sides = ladder.sides(size, smallest) if options.multiscale and size >= MULTISCALE_FROM else [size]
-    shares = [(size / min(side, FULL_DETAIL)) ** ITERATIONS_EXPONENT for side in sides]
+    # The end's locally affine recolouring (`affine_radius`) takes the photo's own detail to the output size
+    # from the rung below (guided upsampling): the output's rung needs no network iterations.
+    projected = bool(options.affine_radius) and len(sides) > 1
+    run = sides[:-1] if projected else sides
+    shares = [(size / min(side, FULL_DETAIL)) ** ITERATIONS_EXPONENT for side in run]
     exact = [options.iterations * s / sum(shares) for s in shares]
     counts = [int(x) for x in exact]
-    for k in sorted(range(len(sides)), key=lambda k: int(exact[k]) - exact[k])[: options.iterations - sum(counts)]:
+    for k in sorted(range(len(run)), key=lambda k: int(exact[k]) - exact[k])[: options.iterations - sum(counts)]:
         counts[k] += 1  # the largest remainders, so the counts sum to `iterations`
-    if options.iterations >= 2 * MIN_ITERATIONS * len(sides):  # the fine scales need a few steps to sharpen
-        for k in range(1, len(sides)):
+    if options.iterations >= 2 * MIN_ITERATIONS * len(run):  # the fine scales need a few steps to sharpen
+        for k in range(1, len(run)):
             counts[0] -= max(0, MIN_ITERATIONS - counts[k])
             counts[k] = max(counts[k], MIN_ITERATIONS)
-    for k in range(1, len(sides)):  # print sizes: the finest scales keep the steps that redraw their texture
-        need = PRINT_ITERATIONS - counts[k] if sides[k] > FULL_DETAIL else 0
+    for k in range(1, len(run)):  # print sizes: the finest scales keep the steps that redraw their texture
+        need = PRINT_ITERATIONS - counts[k] if run[k] > FULL_DETAIL else 0
         if need > 0 and counts[0] - need >= counts[1]:
             counts[0], counts[k] = counts[0] - need, PRINT_ITERATIONS
     if counts[-1] == 0 and options.iterations > 0:
-        counts[0], counts[-1] = counts[0] - 1, 1  # the output's own scale always gets a step
-    return [(side, n) for side, n in zip(sides, counts) if n > 0 or side == size]
+        counts[0], counts[-1] = counts[0] - 1, 1  # the network's top scale always gets a step
+    laid = [(side, n) for side, n in zip(run, counts) if n > 0 or side == run[-1]]
+    return [*laid, (size, 0)] if projected else laid
 
 
 def _check_shapes(inputs: Inputs, opts: Options) -> None:

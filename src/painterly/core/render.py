@@ -150,11 +150,12 @@ def _budget(plan: Plan, seconds: float | None) -> Budget:
 
 def _finished(step: Step, plan: Plan) -> Iterator[Step]:
     """The result as a last step, when it differs from the last iteration's image (or no iteration ran):
-    upsampled to the plan's size when the run ended a rung lower (said), made a locally affine
-    recolouring of the photo with `affine_radius`."""
+    upsampled to the plan's size when the run ended a rung lower (said when a time budget cut it, not when
+    the plan's top rung is the end's projection), made a locally affine recolouring of the photo with
+    `affine_radius`."""
     image, upsampled = at_output_size(step.image, plan.size)
     notes = []
-    if upsampled:
+    if upsampled and plan.scales[-1].iterations:
         w, h = plan.size
         notes.append(f"rendered at {upsampled['upsampled_from']} in the time budget and upsampled to {w}x{h}")
     if plan.options.affine_radius:

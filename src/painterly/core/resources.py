@@ -25,6 +25,7 @@ OPTIMIZER_BYTES_PER_VALUE = 4 * 2  # float32 s and y vectors per history entry
 TILE_HALO = 80  # px around each tile (tiling.HALO): conv5_1's receptive field reaches 78 px
 # float32 image-sized buffers a tiled run keeps (x, grad, best, the evaluated x, ...): 14 fitted, +1 since
 IMAGE_BYTES_PER_PIXEL = 3 * 4 * 15
+PROJECTION_BYTES_PER_PIXEL = 640  # float64 means, covariances and inverses of the windows (docs/NOTES.md)
 
 
 def estimate(width: int, height: int, history: int = 20, bf16: bool = False, tile: int = 0) -> tuple[float, float]:
@@ -39,6 +40,12 @@ def estimate(width: int, height: int, history: int = 20, bf16: bool = False, til
     return seconds * 2, _base(bf16) + network + pixels * (
         _per_pixel(history, bf16) - _per_pixel(0, bf16) + IMAGE_BYTES_PER_PIXEL
     )
+
+
+def projection_bytes(width: int, height: int, bf16: bool = False) -> float:
+    """Peak bytes of the end's locally affine recolouring of a W x H result (`matting.locally_affine`, its
+    float64 window statistics), the network still loaded."""
+    return _base(bf16) + width * height * PROJECTION_BYTES_PER_PIXEL
 
 
 def image_buffer_bytes(width: int, height: int, history: int) -> float:
