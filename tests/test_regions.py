@@ -208,9 +208,10 @@ def in_front(size: tuple[int, int], background: np.ndarray, colour: tuple, spots
     image = Image.fromarray(background.clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(image)
     draw.ellipse(oval(w, h), fill=colour)
-    rng = np.random.default_rng(0)
-    for x, y in zip(rng.uniform(w * 0.35, w * 0.67, 40 if spots else 0), rng.uniform(h * 0.35, h * 0.7, 40)):
-        draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=spots)
+    if spots:
+        rng = np.random.default_rng(0)
+        for x, y in zip(rng.uniform(w * 0.35, w * 0.67, 40), rng.uniform(h * 0.35, h * 0.7, 40)):
+            draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=spots)
     return image
 
 
