@@ -82,9 +82,9 @@ class FakeClock:
         monkeypatch.setattr(render, "clock", lambda: self.now)
 
 
-def _budget_run(pictures, slowdown: float, monkeypatch, share: float = 0.5, others: float = 0.0):
-    full = speed.plan_seconds(api.plan(*pictures, size=256), SLOW)
-    decided = api.plan(*pictures, size=256, time_budget=share * full)
+def _budget_run(pictures, slowdown: float, monkeypatch, share: float = 0.5, others: float = 0.0, **options):
+    full = speed.plan_seconds(api.plan(*pictures, size=256, **options), SLOW)
+    decided = api.plan(*pictures, size=256, time_budget=share * full, **options)
     clock = FakeClock(monkeypatch, slowdown, others)
     started = clock.now
     steps = list(api.render(decided))
@@ -110,6 +110,20 @@ def test_a_budget_on_a_much_slower_machine_renders_smaller_and_says_so(slow_mach
     assert steps[-2].side < decided.scales[-1].side  # the top rung was dropped, not cut
     assert steps[-1].image.shape[-2:] == (decided.size[1], decided.size[0])
     assert any("upsampled" in s.note for s in steps)
+
+
+def test_a_projected_run_that_its_budget_ends_lower_than_planned_keeps_its_top_and_says_so(
+    slow_machine, pictures, monkeypatch
+):
+    """With `affine_radius` the output's rung is the rung below upsampled and projected (said by the plan,
+    not by the result). A budget that ends the network lower gives the rung it ends on the network top's
+    iterations (not MIN_ITERATIONS: the projection's rung is not the top) and says so, as without it."""
+    decided, steps, _ = _budget_run(pictures, 5.0, monkeypatch, share=1.2, min_scale=91, affine_radius=2)
+    *_, top, projection = decided.scales
+    assert decided.projected and projection.iterations == 0 and steps[-2].side < top.side
+    assert sum(s.side == steps[-2].side for s in steps[:-1]) >= top.iterations
+    assert steps[-1].image.shape[-2:] == (decided.size[1], decided.size[0])
+    assert "in the time budget and upsampled" in steps[-1].note and "locally affine" in steps[-1].note
 
 
 def test_a_budget_on_a_machine_busy_from_the_start_replans_before_the_first_scale(slow_machine, pictures, monkeypatch):

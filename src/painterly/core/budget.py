@@ -29,6 +29,7 @@ class Budget:
         machine is slower from the first scale on."""
         self.plan, self.deadline, self.others = plan, deadline, others
         self.planned = [s.iterations for s in plan.scales]  # the plan's own counts, never re-planned
+        self.top = len(plan.scales) - 1 - plan.projected  # the network's top rung (not the end's projection)
         self.counts = list(self.planned)
         self.speed = speeds.measure(plan.options) if deadline is not None else None
         # the last finished scale's seconds over its planned seconds; at first the calibrated slowdown
@@ -98,7 +99,7 @@ class Budget:
         kept = ", ".join(f"{n} on {sides[j]}" for j, n in enumerate(self.counts) if j >= k and n)
         speed = f"{self.rate:.1f}x slower than planned" if self.rate >= SLOWER else "faster again"
         note = f"this machine is {speed}: the scales left get {kept} px"
-        if last < len(sides) - 1:
+        if last < self.top:
             note += f", and the {sides[last]} px result is upsampled to {sides[-1]} px at the end"
         return note
 
@@ -124,7 +125,8 @@ class Budget:
         """Iterations for scales k.. that fit in `seconds`: the top's own, then fewer on the lower rungs,
         then one rung fewer (0 iterations for the rungs dropped). Fitted from the plan's own counts, so
         time that an earlier, more cautious re-plan left over goes back to the scales left."""
-        counts, n = self.planned, len(self.planned)
+        counts, n = self.planned, self.top + 1
+        projection = [0] * (len(counts) - n)  # the end's projection: no iterations, no network
         if sum(self.cost(j, counts[j]) for j in range(k, n)) <= seconds:
             return counts[k:]
         for last in range(n - 1, k, -1):
@@ -137,10 +139,10 @@ class Budget:
             while sum(self.cost(j, c) for j, c in zip(range(k, last), lower)) > room and max(lower) > MIN_ITERATIONS:
                 lower = [max(MIN_ITERATIONS, int(c * 0.9)) for c in lower]
             if sum(self.cost(j, c) for j, c in zip(range(k, last), lower)) <= room:
-                return [*lower, top] + [0] * (n - 1 - last)
+                return [*lower, top] + [0] * (n - 1 - last) + projection
         # only this scale is left: it becomes the top, with what fits of its own iterations, at least
         # the plan's top scale's (a finished picture's)
         each = max(self.cost(k, 1) - self.cost(k, 0), 1e-9)
         fit = int((seconds - self.cost(k, 0)) / each)
-        top = max(self.plan.scales[-1].iterations, MIN_ITERATIONS, min(self.plan.scales[k].iterations, fit))
-        return [top] + [0] * (n - 1 - k)
+        top = max(counts[self.top], MIN_ITERATIONS, min(counts[k], fit))
+        return [top] + [0] * (n - 1 - k) + projection

@@ -67,6 +67,12 @@ class Plan:
         return self.scales[-1].size
 
     @property
+    def projected(self) -> bool:
+        """Whether the output's rung is the end's locally affine recolouring of the rung below (`schedule`):
+        the network does not run there."""
+        return len(self.scales) > 1 and not self.scales[-1].iterations
+
+    @property
     def dpi(self) -> tuple[float, float] | None:
         """The content file's resolution (dots per inch), for the output's print size."""
         return self.inputs.content.info.get("dpi")
@@ -98,7 +104,7 @@ class Plan:
         lines = [self.names()]
         for s in self.scales:
             w, h = s.size
-            if not s.iterations and s is self.scales[-1] and len(self.scales) > 1:
+            if s is self.scales[-1] and self.projected:
                 lines.append(f"{w:>5}x{h:<5} the rung below upsampled, made a locally affine recolouring of the photo")
                 continue
             where = f"{len(tiling.layout(h, w, s.tile))} tiles of {s.tile} px" if s.tile else "whole image"

@@ -57,9 +57,9 @@ PRESETS: dict[str, Preset] = {
         # The palette start per paired region gives each region its style region's colours from the first
         # iteration (a sky the style sky's); the colour term holds them, the matting term and the end's projection
         # keep a photo; alpha/beta 1e-2 (1e-3 painted the style's texture over the photo's edges where labels pair
-        # small regions); 70 iterations: the scores of 85 or 100 at under 2x a 512 px painting's passes (85 were
-        # 2.3x where regions pair); two automatic regions where both photos split into areas (a sky over a city:
-        # sky to sky), none elsewhere (clusters.COHERENT) (bench/photoreal.py; figures in NOTES)
+        # small regions); 70 iterations: the scores of 85 or 100, at fewer passes; two automatic regions where
+        # both photos split into areas (a sky over a city: sky to sky), none elsewhere (clusters.COHERENT)
+        # (bench/photoreal.py; figures in NOTES)
         {
             "iterations": 70,
             "regions": 2,

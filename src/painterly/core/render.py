@@ -150,12 +150,11 @@ def _budget(plan: Plan, seconds: float | None) -> Budget:
 
 def _finished(step: Step, plan: Plan) -> Iterator[Step]:
     """The result as a last step, when it differs from the last iteration's image (or no iteration ran):
-    upsampled to the plan's size when the run ended a rung lower (said when a time budget cut it, not when
-    the plan's top rung is the end's projection), made a locally affine recolouring of the photo with
-    `affine_radius`."""
+    upsampled to the plan's size when the run ended a rung lower (said when a time budget cut it below the
+    last rung the network was to run), made a locally affine recolouring of the photo with `affine_radius`."""
     image, upsampled = at_output_size(step.image, plan.size)
-    notes = []
-    if upsampled and plan.scales[-1].iterations:
+    notes, top = [], plan.scales[-2 if plan.projected else -1].size  # the last rung the network was to run
+    if upsampled and tuple(step.image.shape[:-3:-1]) != top:
         w, h = plan.size
         notes.append(f"rendered at {upsampled['upsampled_from']} in the time budget and upsampled to {w}x{h}")
     if plan.options.affine_radius:
