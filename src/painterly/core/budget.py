@@ -29,7 +29,7 @@ class Budget:
         machine is slower from the first scale on."""
         self.plan, self.deadline, self.others = plan, deadline, others
         self.planned = [s.iterations for s in plan.scales]  # the plan's own counts, never re-planned
-        self.top = len(plan.scales) - 1 - plan.projected  # the network's top rung (not the end's projection)
+        self.top = plan.network_top  # the network's top rung (not the end's projection)
         self.counts = list(self.planned)
         self.speed = speeds.measure(plan.options) if deadline is not None else None
         # the last finished scale's seconds over its planned seconds; at first the calibrated slowdown

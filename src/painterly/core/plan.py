@@ -73,6 +73,11 @@ class Plan:
         return len(self.scales) > 1 and not self.scales[-1].iterations
 
     @property
+    def network_top(self) -> int:
+        """Index of the last rung the network runs: the one below the end's projection when `projected`."""
+        return len(self.scales) - 1 - self.projected
+
+    @property
     def dpi(self) -> tuple[float, float] | None:
         """The content file's resolution (dots per inch), for the output's print size."""
         return self.inputs.content.info.get("dpi")

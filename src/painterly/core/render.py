@@ -153,8 +153,8 @@ def _finished(step: Step, plan: Plan) -> Iterator[Step]:
     upsampled to the plan's size when the run ended a rung lower (said when a time budget cut it below the
     last rung the network was to run), made a locally affine recolouring of the photo with `affine_radius`."""
     image, upsampled = at_output_size(step.image, plan.size)
-    notes, top = [], plan.scales[-2 if plan.projected else -1].size  # the last rung the network was to run
-    if upsampled and tuple(step.image.shape[:-3:-1]) != top:
+    notes = []
+    if upsampled and tuple(step.image.shape[:-3:-1]) != plan.scales[plan.network_top].size:
         w, h = plan.size
         notes.append(f"rendered at {upsampled['upsampled_from']} in the time budget and upsampled to {w}x{h}")
     if plan.options.affine_radius:

@@ -174,8 +174,8 @@ def plan_seconds(plan: Plan, speed: Speed) -> float:
 def scale_seconds(plan: Plan, k: int, iterations: int, speed: Speed) -> float:
     """Seconds scale `k` of `plan` takes here with `iterations` iterations, its set-up included."""
     opts, scale = plan.options, plan.scales[k]
-    if plan.projected and k == len(plan.scales) - 1:
-        return 0.0  # the network does not run there
+    if k > plan.network_top:
+        return 0.0  # the end's projection: the network does not run there
     per_iteration = LINE_SEARCH_EVALUATIONS if opts.optimizer == "lbfgs" and opts.line_search else 1.0
     w, h = scale.size
     evaluation = _tiled(scale.size, scale.tile, speed) if scale.tile else speed.evaluation(w * h)
